@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from .models import User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    fieldsets = BaseUserAdmin.fieldsets + ((_("Jurisdiction"), {"fields": ("jurisdiction",)}),)
+    list_display = ("username", "first_name", "jurisdiction", "is_staff")
+    raw_id_fields = ("jurisdiction",)

@@ -1,0 +1,12 @@
+"""The Celery app. With REDIS_URL set it talks to Redis; without, settings make every task
+run eagerly in-process (the embedded default)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcmd.settings")
+
+app = Celery("gridcmd")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
