@@ -57,3 +57,28 @@ def household_list(*, user, grid: GridNode | None = None):
     if grid is not None:
         qs = qs.filter(Q(grid__path__startswith=grid.path))
     return qs
+
+
+def grid_feature(node: GridNode, **extra_properties) -> dict:
+    return {
+        "type": "Feature",
+        "id": node.code,
+        "geometry": node.boundary,
+        "properties": {
+            "code": node.code,
+            "name": node.name,
+            "level": node.level,
+            "category": node.category,
+            "kind": node.kind,
+            "point": [node.point_lng, node.point_lat] if node.point_lng is not None else None,
+            **extra_properties,
+        },
+    }
+
+
+def grid_children_feature_collection(*, user, node: GridNode) -> dict:
+    """The visible children of a node as a GeoJSON FeatureCollection (one query)."""
+    return {
+        "type": "FeatureCollection",
+        "features": [grid_feature(child) for child in grid_children(user=user, node=node)],
+    }
