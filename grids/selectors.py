@@ -12,7 +12,9 @@ from .scoping import jurisdiction_prefix
 def grid_list(*, user, parent: str | None = None, level: int | None = None, category: str | None = None):
     qs = GridNode.objects.visible_to(user)
     if parent:
-        qs = qs.filter(parent__code=parent)
+        # The parent must be visible too: filtering by a grid outside the jurisdiction (the
+        # jurisdiction root's own parent included) finds nothing, as if it did not exist.
+        qs = qs.filter(parent__in=GridNode.objects.visible_to(user).filter(code=parent))
     if level:
         qs = qs.filter(level=level)
     if category:

@@ -91,7 +91,7 @@ def grid_update(*, node: GridNode, **changes) -> GridNode:
     unknown = set(changes) - GRID_UPDATABLE
     if unknown:
         raise ValueError(f"grid_update cannot change {sorted(unknown)}")
-    node = GridNode.objects.select_for_update().select_related("parent").get(pk=node.pk)
+    node = GridNode.objects.select_for_update(of=("self",)).select_related("parent").get(pk=node.pk)
     merged = {f: changes.get(f, getattr(node, f)) for f in ("category", "kind", "boundary")}
     problems, point = grid_node_problems(
         code=node.code, level=node.level, parent=node.parent, **merged

@@ -12,6 +12,12 @@ from rest_framework.test import APIClient  # noqa: E402
 from tests.factories import Tree, make_user  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The default PBKDF2 work factor costs ~0.7 s a user; tests need no such strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def tree(db):
     return Tree()
