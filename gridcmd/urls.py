@@ -1,27 +1,33 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 # Admin registrations, imported explicitly (SimpleAdminConfig: see settings).
 import accounts.admin  # noqa: F401,E402
 import django.contrib.auth.admin  # noqa: F401,E402
 import grids.admin  # noqa: F401,E402
+from grids.views import home  # noqa: E402
 
 api_v1 = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("", include("grids.api_urls")),
     path("", include("grids.import_api_urls")),
+    path("", include("personnel.api_urls")),
+    path("", include("personnel.import_api_urls")),
 ]
 
 urlpatterns = [
+    # Un-namespaced because settings.LOGIN_REDIRECT_URL names it.
+    path("", home, name="home"),
     path("", include("grids.urls")),
     path("accounts/", include("accounts.urls")),
+    path("imports/personnel/", include("personnel.import_urls")),
     path("imports/", include("grids.import_urls")),
+    path("people/", include("personnel.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("admin/", admin.site.urls),
 ]

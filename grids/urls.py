@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "grids"
-urlpatterns: list = []
+urlpatterns = [
+    path("grids/<str:code>/", views.grid_detail, name="detail"),
+]
