@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import import_apis
 
 app_name = "imports-api"
-urlpatterns: list = []
+urlpatterns = [
+    path("imports/grids/", import_apis.GridImportApi.as_view(), name="grids"),
+    path("imports/households/", import_apis.HouseholdImportApi.as_view(), name="households"),
+]
