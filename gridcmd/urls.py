@@ -15,6 +15,8 @@ api_v1 = [
     path("", include("grids.import_api_urls")),
     path("", include("personnel.api_urls")),
     path("", include("personnel.import_api_urls")),
+    path("", include("screening.api_urls")),
+    path("", include("screening.stats_api_urls")),
 ]
 
 urlpatterns = [
@@ -25,6 +27,8 @@ urlpatterns = [
     path("imports/personnel/", include("personnel.import_urls")),
     path("imports/", include("grids.import_urls")),
     path("people/", include("personnel.urls")),
+    path("dashboard/", include("screening.urls")),
+    path("work/", include("screening.worker_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

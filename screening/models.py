@@ -1,0 +1,143 @@
+"""Door-to-door checks (入户排查), zero reports (零报告) and the daily statistics that the
+rollup keeps for every node of the tree and every date.
+
+The metric columns of Check and DailyStat come from screening.metrics.METRICS.
+RollupDirty is the rollup's work queue: every write that changes a day's numbers inserts
+a row in the same transaction, so a late commit can never be skipped (docs/adr/0009).
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from grids.models import GridNode, Household
+from grids.scoping import ScopedQuerySet
+
+from .metrics import METRICS
+
+
+class Method(models.TextChoices):
+    VISIT = "visit", _("home visit")
+    PHONE = "phone", _("phone call")
+
+
+class CheckQuerySet(ScopedQuerySet):
+    path_field = "grid__path"
+
+    def counted(self):
+        """Checks that count in the totals: every check not voided."""
+        return self.filter(voided_at__isnull=True)
+
+
+class Check(models.Model):
+    uuid = models.UUIDField(_("submission id"), unique=True, default=uuid.uuid4)
+    household = models.ForeignKey(Household, verbose_name=_("household"), on_delete=models.PROTECT, related_name="checks")
+    # The household's grid when the check was written; the rollup groups by it.
+    grid = models.ForeignKey(GridNode, verbose_name=_("grid"), on_delete=models.PROTECT, related_name="checks")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("grid worker"), on_delete=models.PROTECT, related_name="checks"
+    )
+    checked_on = models.DateField(_("date checked"))  # local date, Asia/Shanghai
+    checked_at = models.DateTimeField(_("time checked"))
+    method = models.CharField(_("method"), max_length=8, choices=Method.choices, default=Method.VISIT)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    void_reason = models.CharField(_("reason for voiding"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CheckQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("household check")
+        verbose_name_plural = _("household checks")
+        ordering = ["-checked_at"]
+        indexes = [
+            models.Index(fields=["checked_on", "grid"], name="check_day_grid_idx"),
+            models.Index(fields=["household", "checked_on"], name="check_household_day_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(method__in=[m.value for m in Method]), name="check_method_valid"),
+        ]
+
+
+class CheckRevision(models.Model):
+    """The audit of a check: its creation, each same-day correction and a void. Nothing about
+    a check is changed without a revision recording what it was."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("created")
+        CORRECT = "correct", _("corrected")
+        VOID = "void", _("voided")
+
+    check_record = models.ForeignKey(Check, on_delete=models.CASCADE, related_name="revisions")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+
+class ZeroReportQuerySet(ScopedQuerySet):
+    path_field = "grid__path"
+
+
+class ZeroReport(models.Model):
+    """零报告: a grid says "nothing to report today"; it counts as reported."""
+
+    grid = models.ForeignKey(GridNode, verbose_name=_("grid"), on_delete=models.PROTECT, related_name="zero_reports")
+    reported_on = models.DateField(_("date"))
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ZeroReportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("zero report")
+        verbose_name_plural = _("zero reports")
+        constraints = [models.UniqueConstraint(fields=["grid", "reported_on"], name="zero_report_once_a_day")]
+
+
+class RollupDirty(models.Model):
+    """A (leaf grid, date) whose numbers changed and are not yet folded into DailyStat.
+    Insert-only; the rollup deletes exactly the rows it has processed, by id."""
+
+    grid = models.ForeignKey(GridNode, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    day = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class DailyStatQuerySet(ScopedQuerySet):
+    path_field = "node__path"
+
+
+class DailyStat(models.Model):
+    """One node's numbers for one date, over its whole subtree."""
+
+    node = models.ForeignKey(GridNode, on_delete=models.CASCADE, related_name="daily_stats")
+    day = models.DateField()
+    households_total = models.PositiveIntegerField(default=0)
+    households_checked = models.PositiveIntegerField(default=0)
+    leaves_expected = models.PositiveIntegerField(default=0)
+    leaves_reported = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    objects = DailyStatQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("daily statistic")
+        verbose_name_plural = _("daily statistics")
+        constraints = [models.UniqueConstraint(fields=["node", "day"], name="daily_stat_node_day")]
+        indexes = [models.Index(fields=["day", "node"], name="daily_stat_day_node_idx")]
+
+
+for _metric in METRICS:
+    Check.add_to_class(_metric.name, models.PositiveIntegerField(_metric.label, default=0))
+    DailyStat.add_to_class(_metric.name, models.PositiveIntegerField(_metric.label, default=0))
