@@ -44,5 +44,9 @@ messages: install
 	$(PY) manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=var
 	$(PY) manage.py compilemessages --ignore=.venv
 
+# Benchmarks run on PostgreSQL with `seed_demo --scale baise`; see docs/performance.md.
+bench: migrate
+	$(PY) manage.py bench_tree
+
 clean:
 	rm -rf $(VENV) var

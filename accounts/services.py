@@ -7,12 +7,22 @@ from .roles import Role
 
 @transaction.atomic
 def user_create(
-    *, username: str, password: str, jurisdiction=None, roles: list[str] = (), is_superuser: bool = False, **extra
+    *,
+    username: str,
+    password: str,
+    jurisdiction=None,
+    roles: list[str] = (),
+    is_superuser: bool = False,
+    **extra,
 ) -> User:
     if is_superuser:
-        user = User.objects.create_superuser(username=username, password=password, jurisdiction=jurisdiction, **extra)
+        user = User.objects.create_superuser(
+            username=username, password=password, jurisdiction=jurisdiction, **extra
+        )
     else:
-        user = User.objects.create_user(username=username, password=password, jurisdiction=jurisdiction, **extra)
+        user = User.objects.create_user(
+            username=username, password=password, jurisdiction=jurisdiction, **extra
+        )
     for role in roles:
         group, _ = Group.objects.get_or_create(name=Role(role).value)
         user.groups.add(group)

@@ -79,16 +79,22 @@ class GridNode(models.Model):
         indexes = [
             # The unique constraint indexes path for equality and ordering; varchar_pattern_ops
             # lets PostgreSQL also use an index for LIKE 'prefix%' under any collation.
-            models.Index(fields=["path"], name="grid_path_like_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(
+                fields=["path"], name="grid_path_like_idx", opclasses=["varchar_pattern_ops"]
+            ),
             models.Index(fields=["parent", "level", "category"], name="grid_children_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["path"], name="grid_path_unique"),
-            models.CheckConstraint(condition=Q(level__gte=1, level__lte=5), name="grid_level_range"),
+            models.CheckConstraint(
+                condition=Q(level__gte=1, level__lte=5), name="grid_level_range"
+            ),
             models.CheckConstraint(
                 condition=Q(category__in=[c.value for c in Category]), name="grid_category_valid"
             ),
-            models.CheckConstraint(condition=Q(kind__in=[k.value for k in Kind]), name="grid_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in Kind]), name="grid_kind_valid"
+            ),
             # Only a territorial city may stand at the root.
             models.CheckConstraint(
                 condition=Q(parent__isnull=False)
@@ -162,7 +168,10 @@ class TenHouseholdGroup(models.Model):
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
     hamlet = models.ForeignKey(
-        GridNode, verbose_name=_("hamlet"), on_delete=models.PROTECT, related_name="household_groups"
+        GridNode,
+        verbose_name=_("hamlet"),
+        on_delete=models.PROTECT,
+        related_name="household_groups",
     )
 
     objects = TenHouseholdGroupQuerySet.as_manager()

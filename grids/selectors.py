@@ -9,7 +9,9 @@ from .models import GridNode, Household
 from .scoping import jurisdiction_prefix
 
 
-def grid_list(*, user, parent: str | None = None, level: int | None = None, category: str | None = None):
+def grid_list(
+    *, user, parent: str | None = None, level: int | None = None, category: str | None = None
+):
     qs = GridNode.objects.visible_to(user)
     if parent:
         # The parent must be visible too: filtering by a grid outside the jurisdiction (the
@@ -44,7 +46,9 @@ def grid_breadcrumbs(*, user, node: GridNode) -> list[GridNode]:
     prefix = jurisdiction_prefix(user) or "/"
     codes = [c for c in node.ancestor_codes]
     ancestors = {g.code: g for g in GridNode.objects.filter(code__in=codes)}
-    return [ancestors[c] for c in codes if c in ancestors and ancestors[c].path.startswith(prefix)] + [node]
+    return [
+        ancestors[c] for c in codes if c in ancestors and ancestors[c].path.startswith(prefix)
+    ] + [node]
 
 
 def grid_home(*, user) -> GridNode | None:

@@ -82,7 +82,14 @@ def grid_create(
     return node
 
 
-GRID_UPDATABLE = {"name", "category", "kind", "expected_households", "expected_population", "boundary"}
+GRID_UPDATABLE = {
+    "name",
+    "category",
+    "kind",
+    "expected_households",
+    "expected_population",
+    "boundary",
+}
 
 
 @transaction.atomic
@@ -97,7 +104,9 @@ def grid_update(*, node: GridNode, **changes) -> GridNode:
         code=node.code, level=node.level, parent=node.parent, **merged
     )
     if not rules.is_territorial(merged["category"], merged["kind"]) and node.children.exists():
-        problems.append(Problem("kind", _("A grid with children cannot become a work-unit or dedicated grid.")))
+        problems.append(
+            Problem("kind", _("A grid with children cannot become a work-unit or dedicated grid."))
+        )
     raise_problems(problems)
     for field, value in changes.items():
         setattr(node, field, value)
@@ -114,12 +123,16 @@ def grid_move(*, node: GridNode, new_parent: GridNode) -> GridNode:
     """Move a node and its subtree under a new parent, keeping every tree rule."""
     node = GridNode.objects.select_for_update().get(pk=node.pk)
     if new_parent.path.startswith(node.path):
-        raise_problems([Problem("parent_code", _("A grid cannot move under itself or its own descendant."))])
+        raise_problems(
+            [Problem("parent_code", _("A grid cannot move under itself or its own descendant."))]
+        )
     level = node.level
     if not node.is_territorial:
         level = new_parent.level  # a unit or dedicated leaf takes its new parent's level
     moved = rules.NodeFacts(code=node.code, level=level, category=node.category, kind=node.kind)
-    problems = rules.check_placement(moved, facts(new_parent)) + rules.check_code(moved, facts(new_parent))
+    problems = rules.check_placement(moved, facts(new_parent)) + rules.check_code(
+        moved, facts(new_parent)
+    )
     raise_problems(problems)
     old_path, new_path = node.path, node_path(new_parent, node.code)
     depth_shift = new_path.count("/") - old_path.count("/")
@@ -141,7 +154,13 @@ def household_upsert(
     raise_problems(rules.check_household_grid(facts(grid)))
     household, _created = Household.objects.update_or_create(
         code=code,
-        defaults={"grid": grid, "address": address, "head_name": head_name, "phone": phone, "size": size},
+        defaults={
+            "grid": grid,
+            "address": address,
+            "head_name": head_name,
+            "phone": phone,
+            "size": size,
+        },
     )
     return household
 

@@ -44,7 +44,9 @@ def spans_overlap(a: AssignmentFacts, b: AssignmentFacts) -> bool:
     return a.start_date <= b_end and b.start_date <= a_end
 
 
-def check_assignments(new: list[AssignmentFacts], stored: Iterable[AssignmentFacts]) -> dict[int, list[Problem]]:
+def check_assignments(
+    new: list[AssignmentFacts], stored: Iterable[AssignmentFacts]
+) -> dict[int, list[Problem]]:
     """Check new assignments against each other and the stored ones.
 
     Returns the problems of each new assignment by its index in `new`; empty when all hold.
@@ -59,34 +61,49 @@ def check_assignments(new: list[AssignmentFacts], stored: Iterable[AssignmentFac
     chiefs_by_grid: dict[str, list[tuple[int | None, AssignmentFacts]]] = defaultdict(list)
     leads_by_person: dict[str, list[AssignmentFacts]] = defaultdict(list)
     for index, facts in [(None, f) for f in stored] + list(enumerate(new)):
-        by_person_grid_role[(facts.person_key, facts.grid_code, facts.role_code)].append((index, facts))
+        by_person_grid_role[(facts.person_key, facts.grid_code, facts.role_code)].append(
+            (index, facts)
+        )
         if facts.is_grid_chief:
             chiefs_by_grid[facts.grid_code].append((index, facts))
         if facts.is_grid_chief or facts.is_baobao_leader:
             leads_by_person[facts.person_key].append(facts)
 
     for index, facts in enumerate(new):
-        for other_index, other in by_person_grid_role[(facts.person_key, facts.grid_code, facts.role_code)]:
+        for other_index, other in by_person_grid_role[
+            (facts.person_key, facts.grid_code, facts.role_code)
+        ]:
             if other_index != index and other is not facts and spans_overlap(facts, other):
                 problems[index].append(
                     Problem(
                         "start_date",
-                        _("This person already holds this role on grid %(grid)s for overlapping dates."),
+                        _(
+                            "This person already holds this role on grid %(grid)s for overlapping dates."
+                        ),
                         {"grid": facts.grid_code},
                     )
                 )
                 break
         if facts.is_grid_chief:
             for other_index, other in chiefs_by_grid[facts.grid_code]:
-                if other_index != index and other.person_key != facts.person_key and spans_overlap(facts, other):
+                if (
+                    other_index != index
+                    and other.person_key != facts.person_key
+                    and spans_overlap(facts, other)
+                ):
                     problems[index].append(
-                        Problem("role", _("Grid %(grid)s already has a grid chief for these dates."), {"grid": facts.grid_code})
+                        Problem(
+                            "role",
+                            _("Grid %(grid)s already has a grid chief for these dates."),
+                            {"grid": facts.grid_code},
+                        )
                     )
                     break
         if facts.is_baobao_leader:
             upper = _ancestor_at_level(facts, facts.grid_level - 1)
             qualified = upper is not None and any(
-                lead.grid_code == upper and lead.active_on(facts.start_date) for lead in leads_by_person[facts.person_key]
+                lead.grid_code == upper and lead.active_on(facts.start_date)
+                for lead in leads_by_person[facts.person_key]
             )
             if not qualified:
                 problems[index].append(

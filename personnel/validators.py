@@ -22,7 +22,9 @@ def normalize_mobile(value: str) -> str:
 
 def validate_mobile(value: str) -> None:
     if not MOBILE_RE.match(normalize_mobile(value)):
-        raise ValidationError(_("Not a mainland mobile number (11 digits starting 13–19)."), code="mobile")
+        raise ValidationError(
+            _("Not a mainland mobile number (11 digits starting 13–19)."), code="mobile"
+        )
 
 
 def id_check_digit(first17: str) -> str:
@@ -36,10 +38,14 @@ def normalize_id_number(value: str) -> str:
 def validate_id_number(value: str) -> None:
     number = normalize_id_number(value)
     if not ID_RE.match(number):
-        raise ValidationError(_("An identity number has 17 digits and a check digit (0–9 or X)."), code="id_format")
+        raise ValidationError(
+            _("An identity number has 17 digits and a check digit (0–9 or X)."), code="id_format"
+        )
     try:
         datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise ValidationError(_("The identity number's date of birth is not a real date."), code="id_birth") from None
+        raise ValidationError(
+            _("The identity number's date of birth is not a real date."), code="id_birth"
+        ) from None
     if id_check_digit(number[:17]) != number[17]:
         raise ValidationError(_("The identity number's check digit is wrong."), code="id_check")

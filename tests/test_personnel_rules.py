@@ -3,10 +3,17 @@ import datetime
 from personnel.rules import AssignmentFacts, check_assignments
 
 D = datetime.date
-CITY, COUNTY, TOWN = "/451000000000/", "/451000000000/451024000000/", "/451000000000/451024000000/451024100000/"
+CITY, COUNTY, TOWN = (
+    "/451000000000/",
+    "/451000000000/451024000000/",
+    "/451000000000/451024000000/451024100000/",
+)
 
 
-def facts(person, path, role, start=D(2022, 2, 1), end=None):
+FEB_1 = D(2022, 2, 1)
+
+
+def facts(person, path, role, start=FEB_1, end=None):
     code = path.strip("/").split("/")[-1]
     return AssignmentFacts(
         person_key=person,
@@ -38,7 +45,9 @@ def test_one_grid_chief_at_a_time():
     ended = [facts("p1", TOWN, "grid_chief", D(2022, 1, 1), D(2022, 1, 31))]
     assert check_assignments([facts("p2", TOWN, "grid_chief")], ended) == {}
     # two in the same batch
-    problems = check_assignments([facts("p2", TOWN, "grid_chief"), facts("p3", TOWN, "grid_chief")], [])
+    problems = check_assignments(
+        [facts("p2", TOWN, "grid_chief"), facts("p3", TOWN, "grid_chief")], []
+    )
     assert fields(problems, 0) == ["role"] and fields(problems, 1) == ["role"]
 
 
@@ -46,9 +55,18 @@ def test_baobao_leader_comes_from_one_level_up():
     leader_of_county = facts("p1", COUNTY, "grid_chief", D(2022, 1, 1))
     assert check_assignments([facts("p1", TOWN, "baobao_leader")], [leader_of_county]) == {}
     city_chief = facts("p1", CITY, "grid_chief", D(2022, 1, 1))
-    assert fields(check_assignments([facts("p1", TOWN, "baobao_leader")], [city_chief]), 0) == ["role"]
-    assert fields(check_assignments([facts("p9", TOWN, "baobao_leader")], [leader_of_county]), 0) == ["role"]
+    assert fields(check_assignments([facts("p1", TOWN, "baobao_leader")], [city_chief]), 0) == [
+        "role"
+    ]
+    assert fields(
+        check_assignments([facts("p9", TOWN, "baobao_leader")], [leader_of_county]), 0
+    ) == ["role"]
     # the qualifying role may come in the same batch
-    assert check_assignments([facts("p1", COUNTY, "grid_chief"), facts("p1", TOWN, "baobao_leader")], []) == {}
+    assert (
+        check_assignments(
+            [facts("p1", COUNTY, "grid_chief"), facts("p1", TOWN, "baobao_leader")], []
+        )
+        == {}
+    )
     # nobody above a city
     assert fields(check_assignments([facts("p1", CITY, "baobao_leader")], []), 0) == ["role"]

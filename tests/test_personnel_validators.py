@@ -9,7 +9,9 @@ def test_check_digit_of_the_standards_example():
     assert id_check_digit("11010519491231002") == "X"
 
 
-@pytest.mark.parametrize("number", ["11010519491231002X", "11010519491231002x", "451024199001011235"])
+@pytest.mark.parametrize(
+    "number", ["11010519491231002X", "11010519491231002x", "451024199001011235"]
+)
 def test_valid_identity_numbers(number):
     if number == "451024199001011235":
         number = number[:17] + id_check_digit(number[:17])
@@ -18,7 +20,12 @@ def test_valid_identity_numbers(number):
 
 @pytest.mark.parametrize(
     "number,code",
-    [("110105194912310021", "id_check"), ("1101051949123100", "id_format"), ("110105194902300020", "id_birth"), ("abc", "id_format")],
+    [
+        ("110105194912310021", "id_check"),
+        ("1101051949123100", "id_format"),
+        ("110105194902300020", "id_birth"),
+        ("abc", "id_format"),
+    ],
 )
 def test_invalid_identity_numbers(number, code):
     if code == "id_birth":

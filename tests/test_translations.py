@@ -24,7 +24,10 @@ def test_compiled_catalogue_matches_the_source():
     stale = [
         e.msgid
         for e in polib.pofile(str(PO))
-        if not e.obsolete and not e.msgid_plural and e.msgstr and compiled.gettext(e.msgid) != e.msgstr
+        if not e.obsolete
+        and not e.msgid_plural
+        and e.msgstr
+        and compiled.gettext(e.msgid) != e.msgstr
     ]
     assert stale == [], "run `make messages` to recompile locale/"
 

@@ -12,9 +12,21 @@ pytestmark = pytest.mark.django_db
 def test_path_and_depth_follow_the_tree(tree):
     assert tree.h11.path == "/451000000000/451024000000/451024100000/451024100001/451024100001001/"
     assert tree.h11.depth == 5
-    assert tree.h11.ancestor_codes == ["451000000000", "451024000000", "451024100000", "451024100001"]
+    assert tree.h11.ancestor_codes == [
+        "451000000000",
+        "451024000000",
+        "451024100000",
+        "451024100001",
+    ]
     subtree = set(GridNode.objects.subtree_of(tree.dongling).values_list("code", flat=True))
-    assert subtree == {"451024100000", "451024100001", "451024100002", "451024100001001", "451024100001002", "451024100002001"}
+    assert subtree == {
+        "451024100000",
+        "451024100001",
+        "451024100002",
+        "451024100001001",
+        "451024100001002",
+        "451024100002001",
+    }
 
 
 def test_territorial_level_is_parent_level_plus_one(tree):
@@ -34,7 +46,9 @@ def test_root_must_be_a_city(db):
 
 def test_root_is_a_city_in_the_database_too(db):
     with pytest.raises(IntegrityError), transaction.atomic():
-        GridNode.objects.create(code="451024000000", name="x", level=Level.COUNTY, path="/451024000000/", depth=1)
+        GridNode.objects.create(
+            code="451024000000", name="x", level=Level.COUNTY, path="/451024000000/", depth=1
+        )
 
 
 def test_unit_and_dedicated_grids_are_leaves_at_their_parents_level(tree):
@@ -74,7 +88,11 @@ def test_duplicate_code_is_refused(tree):
 
 def test_bad_geometry_is_refused(tree):
     bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
-    for bad in (bowtie, {"type": "Point", "coordinates": [1, 2]}, {"type": "Polygon", "coordinates": [[1]]}):
+    for bad in (
+        bowtie,
+        {"type": "Point", "coordinates": [1, 2]},
+        {"type": "Polygon", "coordinates": [[1]]},
+    ):
         with pytest.raises(ValidationError) as err:
             make_grid("451024100003", level=Level.VILLAGE, parent=tree.dongling, boundary=bad)
         assert "boundary" in err.value.message_dict
@@ -135,5 +153,12 @@ def test_a_grid_with_children_cannot_become_a_leaf_kind(tree):
 
 def test_grid_create_is_atomic_on_database_error(tree):
     with pytest.raises(ValidationError):
-        grid_create(code="451024100009", name="", level=Level.VILLAGE, parent=tree.dongling, category="x", kind=Kind.CELL)
+        grid_create(
+            code="451024100009",
+            name="",
+            level=Level.VILLAGE,
+            parent=tree.dongling,
+            category="x",
+            kind=Kind.CELL,
+        )
     assert not GridNode.objects.filter(code="451024100009").exists()

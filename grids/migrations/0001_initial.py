@@ -5,111 +5,231 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='GridNode',
+            name="GridNode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('level', models.PositiveSmallIntegerField(choices=[(1, 'city'), (2, 'county'), (3, 'township'), (4, 'village'), (5, 'hamlet')], verbose_name='level')),
-                ('category', models.CharField(choices=[('border', 'border'), ('non_border', 'non-border'), ('unit', 'work unit')], default='non_border', max_length=16, verbose_name='category')),
-                ('kind', models.CharField(choices=[('cell', 'cell grid'), ('dedicated', 'dedicated grid')], default='cell', max_length=16, verbose_name='kind')),
-                ('expected_households', models.PositiveIntegerField(default=0, verbose_name='expected households')),
-                ('expected_population', models.PositiveIntegerField(default=0, verbose_name='expected population')),
-                ('boundary', models.JSONField(blank=True, null=True, verbose_name='boundary')),
-                ('point_lng', models.FloatField(blank=True, null=True, verbose_name='longitude')),
-                ('point_lat', models.FloatField(blank=True, null=True, verbose_name='latitude')),
-                ('path', models.CharField(editable=False, max_length=255)),
-                ('depth', models.PositiveSmallIntegerField(editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='grids.gridnode', verbose_name='parent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "city"),
+                            (2, "county"),
+                            (3, "township"),
+                            (4, "village"),
+                            (5, "hamlet"),
+                        ],
+                        verbose_name="level",
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("border", "border"),
+                            ("non_border", "non-border"),
+                            ("unit", "work unit"),
+                        ],
+                        default="non_border",
+                        max_length=16,
+                        verbose_name="category",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("cell", "cell grid"), ("dedicated", "dedicated grid")],
+                        default="cell",
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "expected_households",
+                    models.PositiveIntegerField(default=0, verbose_name="expected households"),
+                ),
+                (
+                    "expected_population",
+                    models.PositiveIntegerField(default=0, verbose_name="expected population"),
+                ),
+                ("boundary", models.JSONField(blank=True, null=True, verbose_name="boundary")),
+                ("point_lng", models.FloatField(blank=True, null=True, verbose_name="longitude")),
+                ("point_lat", models.FloatField(blank=True, null=True, verbose_name="latitude")),
+                ("path", models.CharField(editable=False, max_length=255)),
+                ("depth", models.PositiveSmallIntegerField(editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="grids.gridnode",
+                        verbose_name="parent",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'grid',
-                'verbose_name_plural': 'grids',
-                'ordering': ['path'],
+                "verbose_name": "grid",
+                "verbose_name_plural": "grids",
+                "ordering": ["path"],
             },
         ),
         migrations.CreateModel(
-            name='TenHouseholdGroup',
+            name="TenHouseholdGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('hamlet', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='household_groups', to='grids.gridnode', verbose_name='hamlet')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "hamlet",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="household_groups",
+                        to="grids.gridnode",
+                        verbose_name="hamlet",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'ten-household group',
-                'verbose_name_plural': 'ten-household groups',
-                'ordering': ['code'],
+                "verbose_name": "ten-household group",
+                "verbose_name_plural": "ten-household groups",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Household',
+            name="Household",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True, verbose_name='household code')),
-                ('address', models.CharField(max_length=200, verbose_name='address')),
-                ('head_name', models.CharField(max_length=50, verbose_name='head of household')),
-                ('phone', models.CharField(blank=True, max_length=20, verbose_name='phone')),
-                ('size', models.PositiveSmallIntegerField(default=1, verbose_name='household size')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('grid', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='households', to='grids.gridnode', verbose_name='grid')),
-                ('group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='households', to='grids.tenhouseholdgroup', verbose_name='ten-household group')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(max_length=32, unique=True, verbose_name="household code"),
+                ),
+                ("address", models.CharField(max_length=200, verbose_name="address")),
+                ("head_name", models.CharField(max_length=50, verbose_name="head of household")),
+                ("phone", models.CharField(blank=True, max_length=20, verbose_name="phone")),
+                (
+                    "size",
+                    models.PositiveSmallIntegerField(default=1, verbose_name="household size"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "grid",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="households",
+                        to="grids.gridnode",
+                        verbose_name="grid",
+                    ),
+                ),
+                (
+                    "group",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="households",
+                        to="grids.tenhouseholdgroup",
+                        verbose_name="ten-household group",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'household',
-                'verbose_name_plural': 'households',
-                'ordering': ['code'],
+                "verbose_name": "household",
+                "verbose_name_plural": "households",
+                "ordering": ["code"],
             },
         ),
         migrations.AddIndex(
-            model_name='gridnode',
-            index=models.Index(fields=['path'], name='grid_path_like_idx', opclasses=['varchar_pattern_ops']),
+            model_name="gridnode",
+            index=models.Index(
+                fields=["path"], name="grid_path_like_idx", opclasses=["varchar_pattern_ops"]
+            ),
         ),
         migrations.AddIndex(
-            model_name='gridnode',
-            index=models.Index(fields=['parent', 'level', 'category'], name='grid_children_idx'),
+            model_name="gridnode",
+            index=models.Index(fields=["parent", "level", "category"], name="grid_children_idx"),
         ),
         migrations.AddConstraint(
-            model_name='gridnode',
-            constraint=models.UniqueConstraint(fields=('path',), name='grid_path_unique'),
+            model_name="gridnode",
+            constraint=models.UniqueConstraint(fields=("path",), name="grid_path_unique"),
         ),
         migrations.AddConstraint(
-            model_name='gridnode',
-            constraint=models.CheckConstraint(condition=models.Q(('level__gte', 1), ('level__lte', 5)), name='grid_level_range'),
+            model_name="gridnode",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("level__gte", 1), ("level__lte", 5)), name="grid_level_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='gridnode',
-            constraint=models.CheckConstraint(condition=models.Q(('category__in', ['border', 'non_border', 'unit'])), name='grid_category_valid'),
+            model_name="gridnode",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("category__in", ["border", "non_border", "unit"])),
+                name="grid_category_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='gridnode',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['cell', 'dedicated'])), name='grid_kind_valid'),
+            model_name="gridnode",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["cell", "dedicated"])), name="grid_kind_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='gridnode',
-            constraint=models.CheckConstraint(condition=models.Q(('parent__isnull', False), models.Q(('level', 1), ('kind', 'cell'), models.Q(('category', 'unit'), _negated=True)), _connector='OR'), name='grid_root_is_city'),
+            model_name="gridnode",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("parent__isnull", False),
+                    models.Q(
+                        ("level", 1),
+                        ("kind", "cell"),
+                        models.Q(("category", "unit"), _negated=True),
+                    ),
+                    _connector="OR",
+                ),
+                name="grid_root_is_city",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='gridnode',
-            constraint=models.CheckConstraint(condition=models.Q(('parent', models.F('id')), _negated=True), name='grid_not_own_parent'),
+            model_name="gridnode",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("parent", models.F("id")), _negated=True),
+                name="grid_not_own_parent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='gridnode',
-            constraint=models.CheckConstraint(condition=models.Q(('depth__gte', 1)), name='grid_depth_positive'),
+            model_name="gridnode",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("depth__gte", 1)), name="grid_depth_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='household',
-            constraint=models.CheckConstraint(condition=models.Q(('size__gte', 1)), name='household_size_positive'),
+            model_name="household",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("size__gte", 1)), name="household_size_positive"
+            ),
         ),
     ]
