@@ -57,9 +57,16 @@ class OrganisationQuerySet(ScopedQuerySet):
 
 class Organisation(models.Model):
     name = models.CharField(_("name"), max_length=100)
-    type = models.CharField(_("type"), max_length=32, choices=OrganisationType.choices, default=OrganisationType.OTHER)
+    type = models.CharField(
+        _("type"), max_length=32, choices=OrganisationType.choices, default=OrganisationType.OTHER
+    )
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent organisation"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("parent organisation"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     home_grid = models.ForeignKey(
         GridNode,
@@ -80,8 +87,12 @@ class Organisation(models.Model):
         verbose_name_plural = _("organisations")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["registered_grid", "name"], name="organisation_name_unique_in_grid"),
-            models.CheckConstraint(condition=~Q(parent=F("id")), name="organisation_not_own_parent"),
+            models.UniqueConstraint(
+                fields=["registered_grid", "name"], name="organisation_name_unique_in_grid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=F("id")), name="organisation_not_own_parent"
+            ),
         ]
 
     def __str__(self):
@@ -95,15 +106,28 @@ class PersonQuerySet(ScopedQuerySet):
 class Person(models.Model):
     name = models.CharField(_("name"), max_length=50)
     mobile = models.CharField(_("mobile"), max_length=11, blank=True, db_index=True)
-    id_number = models.CharField(_("identity number"), max_length=18, null=True, blank=True)
+    id_number = models.CharField(_("identity number"), max_length=18, null=True, blank=True)  # noqa: DJ001  NULL, not "", so the unique constraint ignores the unknown
     political_status = models.CharField(
-        _("political status"), max_length=32, choices=PoliticalStatus.choices, default=PoliticalStatus.MASSES
+        _("political status"),
+        max_length=32,
+        choices=PoliticalStatus.choices,
+        default=PoliticalStatus.MASSES,
     )
     organisation = models.ForeignKey(
-        Organisation, verbose_name=_("organisation"), null=True, blank=True, on_delete=models.SET_NULL, related_name="people"
+        Organisation,
+        verbose_name=_("organisation"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="people",
     )
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, verbose_name=_("user account"), null=True, blank=True, on_delete=models.SET_NULL, related_name="person"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="person",
     )
     # The jurisdiction the person was registered in; scoping follows it (and assignments).
     registered_grid = models.ForeignKey(GridNode, on_delete=models.PROTECT, related_name="+")
@@ -119,10 +143,16 @@ class Person(models.Model):
         permissions = [("view_personal_data", _("Can see full identity and mobile numbers"))]
         constraints = [
             models.UniqueConstraint(
-                fields=["id_number"], condition=Q(id_number__isnull=False), name="person_id_number_unique"
+                fields=["id_number"],
+                condition=Q(id_number__isnull=False),
+                name="person_id_number_unique",
             ),
-            models.CheckConstraint(condition=~Q(id_number=""), name="person_id_number_null_not_blank"),
-            models.CheckConstraint(condition=~Q(mobile="") | Q(id_number__isnull=False), name="person_identifiable"),
+            models.CheckConstraint(
+                condition=~Q(id_number=""), name="person_id_number_null_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=~Q(mobile="") | Q(id_number__isnull=False), name="person_identifiable"
+            ),
         ]
 
     def __str__(self):
@@ -161,14 +191,24 @@ class AssignmentQuerySet(ScopedQuerySet):
     path_field = "grid__path"
 
     def active_on(self, day):
-        return self.filter(start_date__lte=day).filter(Q(end_date__isnull=True) | Q(end_date__gte=day))
+        return self.filter(start_date__lte=day).filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=day)
+        )
 
 
 class Assignment(models.Model):
-    person = models.ForeignKey(Person, verbose_name=_("person"), on_delete=models.PROTECT, related_name="assignments")
-    grid = models.ForeignKey(GridNode, verbose_name=_("grid"), on_delete=models.PROTECT, related_name="assignments")
-    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.PROTECT, related_name="assignments")
-    axis = models.CharField(_("responsibility axis"), max_length=16, choices=Axis.choices, default=Axis.TERRITORIAL)
+    person = models.ForeignKey(
+        Person, verbose_name=_("person"), on_delete=models.PROTECT, related_name="assignments"
+    )
+    grid = models.ForeignKey(
+        GridNode, verbose_name=_("grid"), on_delete=models.PROTECT, related_name="assignments"
+    )
+    role = models.ForeignKey(
+        Role, verbose_name=_("role"), on_delete=models.PROTECT, related_name="assignments"
+    )
+    axis = models.CharField(
+        _("responsibility axis"), max_length=16, choices=Axis.choices, default=Axis.TERRITORIAL
+    )
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)
     sent_down = models.BooleanField(_("sent down (下沉)"), default=False)
@@ -187,9 +227,12 @@ class Assignment(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")), name="assignment_dates_ordered"
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="assignment_dates_ordered",
             ),
-            models.CheckConstraint(condition=Q(axis__in=[a.value for a in Axis]), name="assignment_axis_valid"),
+            models.CheckConstraint(
+                condition=Q(axis__in=[a.value for a in Axis]), name="assignment_axis_valid"
+            ),
         ]
 
     def __str__(self):
@@ -205,7 +248,9 @@ class AuditEvent(models.Model):
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=32, choices=Action.choices)
-    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     detail = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -213,6 +258,9 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.action} {self.at:%Y-%m-%d %H:%M}"
 
 
 class TeamTemplate(models.Model):
@@ -223,10 +271,16 @@ class TeamTemplate(models.Model):
 
     name = models.CharField(_("name"), max_length=64, unique=True)
     description = models.CharField(_("description"), max_length=200, blank=True)
-    levels = models.JSONField(_("levels"), default=list, help_text=_("Grid levels it applies to (1–5)."))
-    categories = models.JSONField(_("categories"), default=list, blank=True, help_text=_("Empty means all."))
+    levels = models.JSONField(
+        _("levels"), default=list, help_text=_("Grid levels it applies to (1–5).")
+    )
+    categories = models.JSONField(
+        _("categories"), default=list, blank=True, help_text=_("Empty means all.")
+    )
     kinds = models.JSONField(_("kinds"), default=list, blank=True, help_text=_("Empty means all."))
-    n = models.PositiveSmallIntegerField(_("N"), default=1, help_text=_("The count that N stands for."))
+    n = models.PositiveSmallIntegerField(
+        _("N"), default=1, help_text=_("The count that N stands for.")
+    )
     requires_checkpoints = models.BooleanField(_("+K: every checkpoint manned"), default=False)
 
     class Meta:
@@ -239,14 +293,27 @@ class TeamTemplate(models.Model):
 
 
 class TeamRequirement(models.Model):
-    template = models.ForeignKey(TeamTemplate, on_delete=models.CASCADE, related_name="requirements")
-    role = models.ForeignKey(Role, verbose_name=_("role"), on_delete=models.PROTECT, related_name="+")
-    min_count = models.PositiveSmallIntegerField(_("minimum"), null=True, blank=True, help_text=_("Empty means N."))
+    template = models.ForeignKey(
+        TeamTemplate, on_delete=models.CASCADE, related_name="requirements"
+    )
+    role = models.ForeignKey(
+        Role, verbose_name=_("role"), on_delete=models.PROTECT, related_name="+"
+    )
+    min_count = models.PositiveSmallIntegerField(
+        _("minimum"), null=True, blank=True, help_text=_("Empty means N.")
+    )
 
     class Meta:
         verbose_name = _("team requirement")
         verbose_name_plural = _("team requirements")
-        constraints = [models.UniqueConstraint(fields=["template", "role"], name="team_requirement_unique_role")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "role"], name="team_requirement_unique_role"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.template_id}: {self.role_id}"
 
     def required(self) -> int:
         return self.template.n if self.min_count is None else self.min_count
@@ -273,9 +340,15 @@ class PostClaimQuerySet(ScopedQuerySet):
 
 
 class PostClaim(models.Model):
-    person = models.ForeignKey(Person, verbose_name=_("person"), on_delete=models.PROTECT, related_name="post_claims")
-    grid = models.ForeignKey(GridNode, verbose_name=_("grid"), on_delete=models.PROTECT, related_name="post_claims")
-    post_type = models.ForeignKey(PostType, verbose_name=_("post type"), on_delete=models.PROTECT, related_name="claims")
+    person = models.ForeignKey(
+        Person, verbose_name=_("person"), on_delete=models.PROTECT, related_name="post_claims"
+    )
+    grid = models.ForeignKey(
+        GridNode, verbose_name=_("grid"), on_delete=models.PROTECT, related_name="post_claims"
+    )
+    post_type = models.ForeignKey(
+        PostType, verbose_name=_("post type"), on_delete=models.PROTECT, related_name="claims"
+    )
     claimed_on = models.DateField(_("claimed on"))
     released_on = models.DateField(_("released on"), null=True, blank=True)
 
@@ -286,9 +359,15 @@ class PostClaim(models.Model):
         verbose_name_plural = _("pioneer post claims")
         constraints = [
             models.CheckConstraint(
-                condition=Q(released_on__isnull=True) | Q(released_on__gte=F("claimed_on")), name="post_claim_dates_ordered"
+                condition=Q(released_on__isnull=True) | Q(released_on__gte=F("claimed_on")),
+                name="post_claim_dates_ordered",
             ),
             models.UniqueConstraint(
-                fields=["person", "grid", "post_type"], condition=Q(released_on__isnull=True), name="post_claim_one_open"
+                fields=["person", "grid", "post_type"],
+                condition=Q(released_on__isnull=True),
+                name="post_claim_one_open",
             ),
         ]
+
+    def __str__(self):
+        return f"{self.person_id} · {self.post_type_id} · {self.grid_id}"

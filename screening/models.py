@@ -34,15 +34,24 @@ class CheckQuerySet(ScopedQuerySet):
 
 class Check(models.Model):
     uuid = models.UUIDField(_("submission id"), unique=True, default=uuid.uuid4)
-    household = models.ForeignKey(Household, verbose_name=_("household"), on_delete=models.PROTECT, related_name="checks")
+    household = models.ForeignKey(
+        Household, verbose_name=_("household"), on_delete=models.PROTECT, related_name="checks"
+    )
     # The household's grid when the check was written; the rollup groups by it.
-    grid = models.ForeignKey(GridNode, verbose_name=_("grid"), on_delete=models.PROTECT, related_name="checks")
+    grid = models.ForeignKey(
+        GridNode, verbose_name=_("grid"), on_delete=models.PROTECT, related_name="checks"
+    )
     worker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("grid worker"), on_delete=models.PROTECT, related_name="checks"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("grid worker"),
+        on_delete=models.PROTECT,
+        related_name="checks",
     )
     checked_on = models.DateField(_("date checked"))  # local date, Asia/Shanghai
     checked_at = models.DateTimeField(_("time checked"))
-    method = models.CharField(_("method"), max_length=8, choices=Method.choices, default=Method.VISIT)
+    method = models.CharField(
+        _("method"), max_length=8, choices=Method.choices, default=Method.VISIT
+    )
     note = models.CharField(_("note"), max_length=500, blank=True)
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
     void_reason = models.CharField(_("reason for voiding"), max_length=200, blank=True)
@@ -60,8 +69,13 @@ class Check(models.Model):
             models.Index(fields=["household", "checked_on"], name="check_household_day_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(method__in=[m.value for m in Method]), name="check_method_valid"),
+            models.CheckConstraint(
+                condition=Q(method__in=[m.value for m in Method]), name="check_method_valid"
+            ),
         ]
+
+    def __str__(self):
+        return f"{self.household_id} {self.checked_on} ({self.uuid})"
 
 
 class CheckRevision(models.Model):
@@ -83,6 +97,9 @@ class CheckRevision(models.Model):
     class Meta:
         ordering = ["at", "pk"]
 
+    def __str__(self):
+        return f"{self.get_action_display()} {self.check_record_id}"
+
 
 class ZeroReportQuerySet(ScopedQuerySet):
     path_field = "grid__path"
@@ -91,9 +108,13 @@ class ZeroReportQuerySet(ScopedQuerySet):
 class ZeroReport(models.Model):
     """零报告: a grid says "nothing to report today"; it counts as reported."""
 
-    grid = models.ForeignKey(GridNode, verbose_name=_("grid"), on_delete=models.PROTECT, related_name="zero_reports")
+    grid = models.ForeignKey(
+        GridNode, verbose_name=_("grid"), on_delete=models.PROTECT, related_name="zero_reports"
+    )
     reported_on = models.DateField(_("date"))
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     note = models.CharField(_("note"), max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -102,16 +123,26 @@ class ZeroReport(models.Model):
     class Meta:
         verbose_name = _("zero report")
         verbose_name_plural = _("zero reports")
-        constraints = [models.UniqueConstraint(fields=["grid", "reported_on"], name="zero_report_once_a_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["grid", "reported_on"], name="zero_report_once_a_day")
+        ]
+
+    def __str__(self):
+        return f"{self.grid_id} {self.reported_on}"
 
 
 class RollupDirty(models.Model):
     """A (leaf grid, date) whose numbers changed and are not yet folded into DailyStat.
     Insert-only; the rollup deletes exactly the rows it has processed, by id."""
 
-    grid = models.ForeignKey(GridNode, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    grid = models.ForeignKey(
+        GridNode, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     day = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.grid_id} {self.day}"
 
 
 class DailyStatQuerySet(ScopedQuerySet):
@@ -136,6 +167,9 @@ class DailyStat(models.Model):
         verbose_name_plural = _("daily statistics")
         constraints = [models.UniqueConstraint(fields=["node", "day"], name="daily_stat_node_day")]
         indexes = [models.Index(fields=["day", "node"], name="daily_stat_day_node_idx")]
+
+    def __str__(self):
+        return f"{self.node_id} {self.day}"
 
 
 for _metric in METRICS:
