@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -39,9 +40,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else ""
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    # SimpleAdminConfig: no autodiscovery, because leaflet.admin imports GeoDjango (GDAL),
-    # which we do not need (docs/adr/0003-geometry-without-geodjango.md).
-    "django.contrib.admin.apps.SimpleAdminConfig",
+    # The admin without leaflet.admin, which imports GeoDjango (GDAL): see gridcmd/apps.py.
+    "gridcmd.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -128,7 +128,23 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The rollup (docs/adr/0009-rollup.md). An incremental run that misses its slot is
+    # dropped rather than queued behind the next one.
+    "rollup-incremental": {
+        "task": "screening.tasks.rollup_incremental",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    "rollup-full-yesterday": {
+        "task": "screening.tasks.rollup_full",
+        "schedule": crontab(hour=1, minute=0),  # CELERY_TIMEZONE: 01:00 Asia/Shanghai
+    },
+    "rollup-crosscheck-today": {
+        "task": "screening.tasks.rollup_crosscheck_today",
+        "schedule": crontab(minute=30),
+    },
+}
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

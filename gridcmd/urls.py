@@ -3,11 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
-# Admin registrations, imported explicitly (SimpleAdminConfig: see settings).
-import accounts.admin  # noqa: F401,E402
-import django.contrib.auth.admin  # noqa: F401,E402
-import grids.admin  # noqa: F401,E402
-from grids.views import home  # noqa: E402
+from grids.views import home
 
 api_v1 = [
     path("auth/token/", obtain_auth_token, name="api-token"),
