@@ -62,7 +62,8 @@ def test_login_form_with_csrf_logs_in_and_lands_on_the_jurisdiction(county_comma
         follow=True,
     )
 
-    assert response.redirect_chain == [("/", 302), (grid_url("451024000000"), 302)]
+    # A commander lands on their jurisdiction's dashboard (issue 4).
+    assert response.redirect_chain == [("/", 302), ("/dashboard/451024000000/", 302)]
     assert response.status_code == 200
     assert response.wsgi_request.user == county_commander
 
@@ -97,19 +98,24 @@ def test_logout_is_a_post(commander_client):
 def test_home_redirects_to_the_users_jurisdiction(commander_client):
     response = commander_client.get("/")
     assert response.status_code == 302
-    assert response["Location"] == grid_url("451024000000")
+    assert response["Location"] == "/dashboard/451024000000/"
+
+
+def test_home_of_a_user_who_is_not_a_commander_is_the_grid_page(client, tree):
+    client.force_login(make_user(roles=["grid_worker"], jurisdiction=tree.debao, username="worker"))
+    assert client.get("/")["Location"] == grid_url("451024000000")
 
 
 def test_home_of_a_superuser_without_jurisdiction_is_the_root(client, tree, superuser):
     client.force_login(superuser)
-    assert client.get("/")["Location"] == grid_url("451000000000")
+    assert client.get("/")["Location"] == "/dashboard/451000000000/"
 
 
 def test_home_without_jurisdiction_explains_instead_of_failing(client, tree):
     client.force_login(make_user(jurisdiction=None, username="nobody"))
     response = client.get("/")
     assert response.status_code == 200
-    assert "no jurisdiction" in response.content.decode().lower()
+    assert "无管辖范围" in response.content.decode()  # Chinese first
     # ... and every grid is out of reach.
     assert client.get(grid_url("451000000000")).status_code == 404
 
