@@ -34,4 +34,9 @@ class ScopedQuerySet(models.QuerySet):
             return self.none()
         if prefix == "":
             return self
+        return self.in_subtree(prefix)
+
+    def in_subtree(self, prefix: str):
+        """Rows under a path prefix; a model whose rows belong to a subtree in more than
+        one way (a person registered there, or assigned there) overrides this."""
         return self.filter(**{f"{self.path_field}__startswith": prefix})

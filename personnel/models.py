@@ -102,6 +102,13 @@ class Organisation(models.Model):
 class PersonQuerySet(ScopedQuerySet):
     path_field = "registered_grid__path"
 
+    def in_subtree(self, prefix: str):
+        """People registered under the path prefix, or holding an assignment (current or
+        past) on a grid under it: a sent-down cadre registered at the city belongs to the
+        village roster they serve on (docs/adr/0007)."""
+        on_grid = Assignment.objects.filter(grid__path__startswith=prefix).values("person_id")
+        return self.filter(Q(registered_grid__path__startswith=prefix) | Q(pk__in=on_grid))
+
 
 class Person(models.Model):
     name = models.CharField(_("name"), max_length=50)
