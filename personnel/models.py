@@ -378,3 +378,69 @@ class PostClaim(models.Model):
 
     def __str__(self):
         return f"{self.person_id} · {self.post_type_id} · {self.grid_id}"
+
+
+class ImportJobQuerySet(ScopedQuerySet):
+    # A job is seen within the importer's jurisdiction; a full-access job (no
+    # jurisdiction) only by superusers.
+    path_field = "jurisdiction__path"
+
+
+class ImportJob(models.Model):
+    """One roster upload: its file, where it may write, its progress and its outcome.
+
+    At most one queued or running job per kind and jurisdiction (`lock_key`): the partial
+    unique constraint is the lock (docs/adr/0008-roster-import-jobs.md)."""
+
+    class Kind(models.TextChoices):
+        PERSONNEL = "personnel", _("personnel roster")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSONNEL)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Null: full access (a superuser, or the operator at the shell).
+    jurisdiction = models.ForeignKey(
+        GridNode, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lock_key = models.CharField(
+        max_length=300, help_text="The jurisdiction's path, or '/' for full access."
+    )
+    dry_run = models.BooleanField(default=False)
+    file = models.FileField(upload_to="imports/personnel/%Y/%m/")
+    filename = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ImportJobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "lock_key"],
+                condition=Q(status__in=["queued", "running"]),
+                name="importjob_one_active_per_jurisdiction",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="importjob_progress_percent"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} #{self.pk} {self.status}"
