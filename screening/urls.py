@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "screening"
-urlpatterns: list = []
+urlpatterns = [
+    path("<str:code>/", views.dashboard, name="dashboard"),
+    path("<str:code>/report.xlsx", views.daily_report, name="daily-report"),
+]

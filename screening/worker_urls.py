@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import worker_views
 
 app_name = "work"
-urlpatterns: list = []
+urlpatterns = [
+    path("", worker_views.worker_home, name="home"),
+    path("grids/<str:code>/", worker_views.worker_grid, name="grid"),
+    path("households/<str:code>/", worker_views.worker_check, name="check"),
+]

@@ -63,17 +63,31 @@ def create_reference_data(apps, schema_editor):
     for order, (code, zh, en, chief, leader) in enumerate(ROLES):
         Role.objects.get_or_create(
             code=code,
-            defaults={"name_zh": zh, "name_en": en, "is_grid_chief": chief, "is_baobao_leader": leader, "sort_order": order * 10},
+            defaults={
+                "name_zh": zh,
+                "name_en": en,
+                "is_grid_chief": chief,
+                "is_baobao_leader": leader,
+                "sort_order": order * 10,
+            },
         )
     for code, zh, en in POST_TYPES:
         PostType.objects.get_or_create(code=code, defaults={"name_zh": zh, "name_en": en})
     for name, description, levels, n, k, requirements in TEMPLATES:
         template, created = TeamTemplate.objects.get_or_create(
-            name=name, defaults={"description": description, "levels": levels, "n": n, "requires_checkpoints": k}
+            name=name,
+            defaults={
+                "description": description,
+                "levels": levels,
+                "n": n,
+                "requires_checkpoints": k,
+            },
         )
         if created:
             for role_code, minimum in requirements.items():
-                TeamRequirement.objects.create(template=template, role=Role.objects.get(code=role_code), min_count=minimum)
+                TeamRequirement.objects.create(
+                    template=template, role=Role.objects.get(code=role_code), min_count=minimum
+                )
 
 
 class Migration(migrations.Migration):
