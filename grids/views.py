@@ -8,7 +8,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from accounts.roles import Role, user_has_role
 from gridcmd.masking import mask_phone
+from personnel.views import grid_personnel_context
 
 from .models import Category, Level
 from .selectors import (
@@ -31,6 +33,9 @@ def home(request):
     node = grid_home(user=request.user)
     if node is None:
         return render(request, "grids/no_jurisdiction.html")
+    # A commander starts on their jurisdiction's dashboard; everyone else on the grid page.
+    if user_has_role(request.user, Role.COMMANDER):
+        return redirect("screening:dashboard", code=node.code)
     return redirect("grids:detail", code=node.code)
 
 
@@ -75,5 +80,7 @@ def grid_detail(request, code: str):
             "code_placeholder": _CODE_PLACEHOLDER,
             "MAP_TILE_URL": settings.MAP_TILE_URL,
             "MAP_TILE_ATTRIBUTION": settings.MAP_TILE_ATTRIBUTION,
+            # Team, 包保 chain, staffing and pioneer posts (issue 3): a fixed number of queries.
+            **grid_personnel_context(user=user, node=node, children=children, features=features),
         },
     )

@@ -11,6 +11,9 @@
   var data = JSON.parse(source.textContent);
   // Keep in step with the .cat-* colours in app.css (the legend).
   var COLOURS = { border: "#c62828", non_border: "#1565c0", unit: "#2e7d32" };
+  // The staffing colouring (issue 3): each feature's "staffing" property, chosen by
+  // data-colouring="staffing" on the map; personnel.js switches it (see personnel.css).
+  var STAFFING_COLOURS = { ok: "#2e7d32", short: "#c62828", none: "#9e9e9e" };
   var detailUrl = el.dataset.detailUrl;
   var placeholder = el.dataset.codePlaceholder;
 
@@ -26,7 +29,10 @@
   }
 
   function style(feature) {
-    var colour = COLOURS[feature.properties.category] || "#555";
+    var colour =
+      el.dataset.colouring === "staffing"
+        ? STAFFING_COLOURS[feature.properties.staffing] || STAFFING_COLOURS.none
+        : COLOURS[feature.properties.category] || "#555";
     return {
       color: colour,
       weight: 2,
@@ -59,9 +65,19 @@
     },
   }).addTo(map);
 
+  // Redraw with the current colouring when asked (personnel.js fires this).
+  el.addEventListener("gridmap:restyle", function () {
+    layer.resetStyle();
+  });
+
   var bounds = layer.getBounds();
+  var PADDING = 16;
   function fit() {
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16] });
+    // A map momentarily smaller than its padding (a collapsed container during a resize,
+    // e.g. a full-page screenshot) would get a NaN zoom from fitBounds and break Leaflet.
+    var size = map.getSize();
+    if (!bounds.isValid() || size.x <= 2 * PADDING || size.y <= 2 * PADDING) return;
+    map.fitBounds(bounds, { padding: [PADDING, PADDING] });
   }
   fit();
   // The map's height follows the viewport (CSS), so refit when a phone turns round.

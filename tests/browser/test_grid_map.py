@@ -112,7 +112,9 @@ def log_in(page, live_server):
     page.fill("#id_username", "debao_commander")
     page.fill("#id_password", PASSWORD)
     page.click("button.primary")
-    page.wait_for_url(f"{live_server.url}/grids/451024000000/")
+    # A commander lands on the dashboard (issue 4); this test is about the grid page.
+    page.wait_for_url(f"{live_server.url}/dashboard/451024000000/")
+    page.goto(f"{live_server.url}/grids/451024000000/")
 
 
 def no_horizontal_overflow(page, width):
