@@ -21,13 +21,16 @@ def test_every_message_is_translated():
 
 def test_compiled_catalogue_matches_the_source():
     compiled = gettext.GNUTranslations(PO.with_suffix(".mo").open("rb"))
+
+    def compiled_text(entry):
+        if entry.msgctxt:
+            return compiled.pgettext(entry.msgctxt, entry.msgid)
+        return compiled.gettext(entry.msgid)
+
     stale = [
         e.msgid
         for e in polib.pofile(str(PO))
-        if not e.obsolete
-        and not e.msgid_plural
-        and e.msgstr
-        and compiled.gettext(e.msgid) != e.msgstr
+        if not e.obsolete and not e.msgid_plural and e.msgstr and compiled_text(e) != e.msgstr
     ]
     assert stale == [], "run `make messages` to recompile locale/"
 
