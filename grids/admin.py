@@ -25,4 +25,4 @@ class HouseholdAdmin(admin.ModelAdmin):
 @admin.register(TenHouseholdGroup)
 class TenHouseholdGroupAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "hamlet")
-    raw_id_fields = ("hamlet",)
+    raw_id_fields = ("hamlet", "leader")

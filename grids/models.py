@@ -161,9 +161,8 @@ class TenHouseholdGroupQuerySet(ScopedQuerySet):
 
 
 class TenHouseholdGroup(models.Model):
-    """十户联防: about ten neighbouring households of one hamlet under a 联户长.
-
-    The leader becomes a link to personnel.Person with the personnel issue."""
+    """十户联防: about ten neighbouring households of one hamlet under a 联户长
+    (household-group leader), who reports at once any change in who lives there."""
 
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
@@ -172,6 +171,15 @@ class TenHouseholdGroup(models.Model):
         verbose_name=_("hamlet"),
         on_delete=models.PROTECT,
         related_name="household_groups",
+    )
+
+    leader = models.ForeignKey(
+        "personnel.Person",
+        verbose_name=_("household-group leader"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="household_groups_led",
     )
 
     objects = TenHouseholdGroupQuerySet.as_manager()
