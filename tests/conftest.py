@@ -18,6 +18,33 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+REFERENCE_DATA_MIGRATIONS = (
+    ("accounts.migrations.0002_roles", "create_roles"),
+    ("personnel.migrations.0002_reference_data", "create_reference_data"),
+)
+
+
+def restore_reference_data():
+    """Put back the rows that data migrations create (role groups, personnel roles, post
+    types, team templates); each function only creates what is missing."""
+    import importlib
+
+    from django.apps import apps
+
+    for module, function in REFERENCE_DATA_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def reference_data(request):
+    # A transactional test flushes the database when it ends, data migrations' rows
+    # included. pytest-django runs transactional tests after all others, so restoring the
+    # rows at the start of each transactional test keeps every test's starting point equal.
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+        restore_reference_data()
+
+
 @pytest.fixture
 def tree(db):
     return Tree()

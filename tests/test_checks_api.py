@@ -16,7 +16,7 @@ from screening.metrics import METRIC_NAMES
 from screening.models import Check, CheckRevision, ZeroReport
 from screening.selectors import local_today
 from tests.factories import make_household, make_user
-from tests.test_checks_services import COUNTS, ensure_reference_data, make_worker, state
+from tests.test_checks_services import COUNTS, make_worker, state
 
 CHECKS = "/api/v1/checks/"
 BATCH = "/api/v1/checks/batch/"
@@ -131,7 +131,6 @@ def test_same_uuid_posted_concurrently_is_stored_once(transactional_db, monkeypa
     the loser's insert fails on the unique uuid and it answers with the stored check."""
     from tests.factories import Tree
 
-    ensure_reference_data()
     tree = Tree()
     make_household(tree.h11, code="HH-A", size=4)
     worker = make_worker(tree.h11, username="racer")

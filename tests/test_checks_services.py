@@ -39,17 +39,6 @@ COUNTS = {
 }
 
 
-def ensure_reference_data():
-    """Roles and other personnel reference data come from a data migration; a
-    transactional test that ran earlier flushed them. Put back what is missing."""
-    import importlib
-
-    from django.apps import apps
-
-    migration = importlib.import_module("personnel.migrations.0002_reference_data")
-    migration.create_reference_data(apps, None)
-
-
 def make_worker(grid, *, username=None, role="part_time_worker", jurisdiction=None, **kw):
     """A grid-worker account whose Person holds `role` on `grid` (from 2022-02-01, open)."""
     user = make_user(roles=["grid_worker"], jurisdiction=jurisdiction or grid, username=username)

@@ -12,18 +12,15 @@ import pytest
 from django.utils import timezone
 
 from grids.models import Category, Kind, Level
-from tests.browser.test_grid_map import (
+from tests.browser.support import (
     ARTIFACTS,
     PASSWORD,
     SHAPES,
-    browser,  # noqa: F401 (fixture)
     no_horizontal_overflow,
     watch,
 )
 from tests.factories import Tree, make_grid, make_household, make_user, square
 from tests.stats_factories import put_stat
-
-pytestmark = [pytest.mark.browser]
 
 DAY = datetime.timedelta(days=1)
 
@@ -177,7 +174,7 @@ def table_codes(page):
     )
 
 
-def test_desktop_dashboard(browser, live_server, debao):  # noqa: F811
+def test_desktop_dashboard(browser, live_server, debao):
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
@@ -256,7 +253,7 @@ def test_desktop_dashboard(browser, live_server, debao):  # noqa: F811
     context.close()
 
 
-def test_phone_dashboard_fits_360px(browser, live_server, debao):  # noqa: F811
+def test_phone_dashboard_fits_360px(browser, live_server, debao):
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(
         viewport={"width": 360, "height": 740},

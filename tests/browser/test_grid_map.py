@@ -6,46 +6,11 @@ child with a boundary, the table is there, a click drills down, and nothing on t
 page is wider than the phone.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 
 from grids.models import Category, GridNode, Kind, Level
+from tests.browser.support import ARTIFACTS, PASSWORD, SHAPES, no_horizontal_overflow, watch
 from tests.factories import Tree, make_grid, make_household, make_user, square
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PASSWORD = "pass-Word-123"
-SHAPES = ".leaflet-overlay-pane svg path"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run browser tests",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -82,30 +47,6 @@ def debao(transactional_db):
     return tree
 
 
-def watch(page, live_server):
-    """Collect script errors, failed loads and any request that leaves the site."""
-    problems = []
-    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
-    page.on(
-        "response",
-        lambda response: (
-            problems.append(f"{response.status}: {response.url}")
-            if response.status >= 400
-            else None
-        ),
-    )
-    page.on(
-        "request",
-        lambda request: (
-            None
-            if request.url.startswith(live_server.url) or request.url.startswith("data:")
-            else problems.append(f"external request: {request.url}")
-        ),
-    )
-    return problems
-
-
 def log_in(page, live_server):
     page.goto(f"{live_server.url}/")
     assert "/accounts/login/" in page.url
@@ -115,11 +56,6 @@ def log_in(page, live_server):
     # A commander lands on the dashboard (issue 4); this test is about the grid page.
     page.wait_for_url(f"{live_server.url}/dashboard/451024000000/")
     page.goto(f"{live_server.url}/grids/451024000000/")
-
-
-def no_horizontal_overflow(page, width):
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll_width <= width, f"page is {scroll_width}px wide on a {width}px screen"
 
 
 def test_desktop_map_draws_children_and_drills_down(browser, live_server, debao):

@@ -4,48 +4,15 @@ recolours the children by staffing, and nothing is wider than the phone. Screens
 test-artifacts/ for a person to look at."""
 
 import importlib
-import os
-from pathlib import Path
 
 import pytest
 from django.apps import apps
 
+from tests.browser.support import ARTIFACTS, PASSWORD, SHAPES, no_horizontal_overflow, watch
 from tests.factories import Tree, make_user
 from tests.personnel_factories import assign, fill_team, make_org, make_person, staff
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PASSWORD = "pass-Word-123"
-SHAPES = ".leaflet-overlay-pane svg path"
 RED, GREEN, BLUE = "#c62828", "#2e7d32", "#1565c0"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run browser tests",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -74,32 +41,12 @@ def dongling(transactional_db):
     return tree
 
 
-def watch(page, live_server):
-    problems = []
-    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
-    page.on(
-        "response",
-        lambda response: (
-            problems.append(f"{response.status}: {response.url}")
-            if response.status >= 400
-            else None
-        ),
-    )
-    return problems
-
-
 def log_in(page, live_server):
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", "debao_commander")
     page.fill("#id_password", PASSWORD)
     page.click("button.primary")
     page.wait_for_url(f"{live_server.url}/dashboard/451024000000/")
-
-
-def no_horizontal_overflow(page, width):
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll_width <= width, f"page is {scroll_width}px wide on a {width}px screen"
 
 
 def strokes(page):

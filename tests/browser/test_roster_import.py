@@ -10,29 +10,9 @@ import pytest
 from openpyxl import load_workbook
 
 from personnel.models import Assignment, Person
-from tests.browser.test_grid_map import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PASSWORD, watch
+from tests.browser.support import ARTIFACTS, PASSWORD, watch
 from tests.factories import Tree, make_user
 from tests.test_personnel_import import ZH, good_rows, id_number, mobile
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not __import__("os").path.exists(CHROMIUM),
-        reason=f"{CHROMIUM} is missing: install Debian's chromium to run browser tests",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -9,15 +9,10 @@ for a person to look at.
 import pytest
 
 from screening.models import Check, ZeroReport
-from tests.browser.test_grid_map import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PASSWORD, watch
+from tests.browser.support import ARTIFACTS, PASSWORD, watch
 from tests.factories import Tree, make_household, make_user
 from tests.personnel_factories import assign
-from tests.test_checks_services import ensure_reference_data, make_worker
-
-pytestmark = [pytest.mark.browser]
-
-if not __import__("os").path.exists(CHROMIUM):
-    pytestmark.append(pytest.mark.skip(reason=f"{CHROMIUM} is missing"))
+from tests.test_checks_services import make_worker
 
 PHONE = {
     "viewport": {"width": 360, "height": 740},
@@ -28,22 +23,9 @@ PHONE = {
 }
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def field(transactional_db):
     """Debao's tree; 那温屯 (h11) has three households; the worker holds h11 and h12."""
-    ensure_reference_data()
     tree = Tree()
     make_household(tree.h11, code="HH-1", head_name="黄大山", address="那温屯12号", size=4)
     make_household(tree.h11, code="HH-2", head_name="农秀英", address="那温屯13号", size=2)
