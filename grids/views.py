@@ -33,9 +33,12 @@ def home(request):
     node = grid_home(user=request.user)
     if node is None:
         return render(request, "grids/no_jurisdiction.html")
-    # A commander starts on their jurisdiction's dashboard; everyone else on the grid page.
+    # Each role starts where its day's work is: a commander on the jurisdiction's dashboard,
+    # a grid worker on the phone page of their grids, everyone else on the grid page.
     if user_has_role(request.user, Role.COMMANDER):
         return redirect("screening:dashboard", code=node.code)
+    if user_has_role(request.user, Role.GRID_WORKER):
+        return redirect("work:home")
     return redirect("grids:detail", code=node.code)
 
 

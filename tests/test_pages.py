@@ -101,8 +101,15 @@ def test_home_redirects_to_the_users_jurisdiction(commander_client):
     assert response["Location"] == "/dashboard/451024000000/"
 
 
-def test_home_of_a_user_who_is_not_a_commander_is_the_grid_page(client, tree):
+def test_home_of_a_grid_worker_is_the_work_page(client, tree):
     client.force_login(make_user(roles=["grid_worker"], jurisdiction=tree.debao, username="worker"))
+    assert client.get("/")["Location"] == "/work/"
+
+
+def test_home_of_an_administrator_is_the_grid_page(client, tree):
+    client.force_login(
+        make_user(roles=["administrator"], jurisdiction=tree.debao, username="clerk")
+    )
     assert client.get("/")["Location"] == grid_url("451024000000")
 
 
