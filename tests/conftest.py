@@ -40,9 +40,30 @@ def reference_data(request):
     # A transactional test flushes the database when it ends, data migrations' rows
     # included. pytest-django runs transactional tests after all others, so restoring the
     # rows at the start of each transactional test keeps every test's starting point equal.
-    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+    marker = request.node.get_closest_marker("django_db")
+    by_marker = marker is not None and bool(
+        marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+    )
+    if by_marker or {"transactional_db", "live_server"} & set(request.fixturenames):
         request.getfixturevalue("transactional_db")
         restore_reference_data()
+
+
+@pytest.fixture(autouse=True)
+def tasks_run_in_process(request, settings):
+    """Celery tasks run in the test's own process, as in the embedded default, even when
+    REDIS_URL names a broker (no worker of this run consumes it). The tests marked
+    celery_worker start a real worker and keep the broker."""
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    from gridcmd.celery import app
+
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 WAIT = 60  # seconds for the worker to start and answer
 
 pytestmark = [
+    pytest.mark.celery_worker,
     pytest.mark.skipif(
         not os.environ.get("REDIS_URL"),
         reason="REDIS_URL is not set: the embedded default has no broker for a worker",
