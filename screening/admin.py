@@ -5,7 +5,7 @@ keeps its audit and reaches the rollup; daily statistics only through the rollup
 from django.contrib import admin
 
 from .metrics import METRIC_NAMES
-from .models import Check, CheckRevision, DailyStat, RollupDirty, ZeroReport
+from .models import Check, CheckRevision, DailyStat, RollupDelta, ZeroReport
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -70,6 +70,6 @@ class DailyStatAdmin(ReadOnlyAdmin):
     raw_id_fields = ("node",)
 
 
-@admin.register(RollupDirty)
-class RollupDirtyAdmin(ReadOnlyAdmin):
+@admin.register(RollupDelta)
+class RollupDeltaAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "grid_id", "day")

@@ -14,9 +14,8 @@ has today's figures, yesterday's and a 14-day trend as soon as the demo is loade
   dashboard's 未报告 list has entries. `gridworker`'s own hamlet is 40 % done today, so
   /work/ shows households still to check.
 
-Rows are written in bulk with their creation (and void) revisions, and every written
-(grid, day) is queued with screening.dirty.mark_dirty in the same transaction, as the
-services do; then rollup.full_recompute rebuilds the 14 days, consuming that queue. The
+Rows are written in bulk with their creation (and void) revisions; then, in the same
+transaction, rollup.full_recompute rebuilds the 14 days from them. The
 checks have deterministic ids (uuid5 of household code and date) and every draw comes from
 a random stream seeded by leaf and date, so a second run on the same day writes nothing.
 
@@ -45,7 +44,6 @@ from personnel.demo import insert_rows
 from personnel.models import Assignment
 
 from . import rollup
-from .dirty import mark_dirty
 from .metrics import METRIC_NAMES
 from .models import Check, CheckRevision, Method, ZeroReport
 from .services import SNAPSHOT_FIELDS
@@ -248,12 +246,8 @@ def seed_checks(
     with transaction.atomic():
         written = write_checks(checks, now)
         filed = write_zero_reports(zero_reports, days)
-        # The same contract as every service: what changed is queued in the transaction
-        # that changed it; the full rollups below consume the queue.
-        mark_dirty(
-            pairs=[(c["grid_id"], c["checked_on"]) for c in written]
-            + [(z["grid_id"], z["reported_on"]) for z in filed]
-        )
+        # The full rollups below, in the same transaction, count every row written here,
+        # so nothing is queued for the incremental rollup.
         changed = 0
         for day in days:
             result = rollup.full_recompute(day)

@@ -2,8 +2,8 @@
 rollup keeps for every node of the tree and every date.
 
 The metric columns of Check and DailyStat come from screening.metrics.METRICS.
-RollupDirty is the rollup's work queue: every write that changes a day's numbers inserts
-a row in the same transaction, so a late commit can never be skipped (docs/adr/0009).
+RollupDelta is the rollup's work queue: every write that changes a day's numbers inserts
+its change in the same transaction, so a late commit can never be skipped (docs/adr/0012).
 """
 
 import uuid
@@ -131,18 +131,22 @@ class ZeroReport(models.Model):
         return f"{self.grid_id} {self.reported_on}"
 
 
-class RollupDirty(models.Model):
-    """A (leaf grid, date) whose numbers changed and are not yet folded into DailyStat.
-    Insert-only; the rollup deletes exactly the rows it has processed, by id."""
+class RollupDelta(models.Model):
+    """A change to one grid's numbers for one date that the rollup has not folded into
+    DailyStat yet: the change of each metric, of households_checked, over the checks one
+    transaction wrote (screening.ledger). Insert-only; the rollup folds a batch and deletes
+    exactly the rows it folded, by id, in one transaction. A row without a grid says the
+    whole date must be recomputed from the raw rows (the tree changed under it)."""
 
     grid = models.ForeignKey(
-        GridNode, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        GridNode, on_delete=models.CASCADE, related_name="+", db_constraint=False, null=True
     )
     day = models.DateField()
+    households_checked = models.IntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
-        return f"{self.grid_id} {self.day}"
+        return f"{self.grid_id or '*'} {self.day}"
 
 
 class DailyStatQuerySet(ScopedQuerySet):
@@ -175,3 +179,4 @@ class DailyStat(models.Model):
 for _metric in METRICS:
     Check.add_to_class(_metric.name, models.PositiveIntegerField(_metric.label, default=0))
     DailyStat.add_to_class(_metric.name, models.PositiveIntegerField(_metric.label, default=0))
+    RollupDelta.add_to_class(_metric.name, models.IntegerField(default=0))

@@ -15,33 +15,41 @@ write lock does the same there):
 - full_recompute(day): one GROUP BY of the day's checks by grid, the households per grid,
   the zero reports, a fold of every grid's numbers into its ancestors, then an upsert of
   the rows that differ. It also reports what differed, which is the hourly cross-check.
-- run_incremental(): reads a bounded batch of RollupDirty rows (the work queue that every
-  write fills in its own transaction), recomputes the dirty grids' own numbers from the raw
-  rows, diffs them against what the rows hold, adds the diffs to the grid and every
-  ancestor and deletes exactly the queue rows it read, all in one transaction. It folds the
-  check facts only; households_total and leaves_expected (facts of the tree, which no check
-  changes) come from the full recompute, which runs hourly for today.
+- run_incremental(): reads a bounded batch of RollupDelta rows (the work queue every write
+  fills in its own transaction with the change it made, screening.ledger), adds each
+  grid's summed change to the grid and every ancestor, re-derives the changed leaves'
+  reporting status, and deletes exactly the queue rows it read, all in one transaction.
+  Its cost follows the number of changes and the grids they touch, never the number of
+  checks already stored. It folds the check facts only; households_total and
+  leaves_expected (facts of the tree, which no check changes) come from the full
+  recompute, which runs hourly for today, or at once for a date marked stale.
+
+The lock is a session-level advisory lock taken before the transaction starts, so the full
+recompute can read the raw rows and the queue in one REPEATABLE READ snapshot: the changes
+it deletes from the queue are exactly the ones its numbers include.
 """
 
 import datetime
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Case, Count, Exists, F, OuterRef, Sum, Value, When
 from django.utils import timezone
 
 from grids.models import GridNode, Household
 
 from .metrics import METRIC_NAMES
-from .models import Check, DailyStat, RollupDirty, ZeroReport
+from .models import Check, DailyStat, RollupDelta, ZeroReport
 
 logger = logging.getLogger(__name__)
 
-# Dirty rows read by one incremental transaction. 10,000 covers the issue's burst of
-# 10,000 checks in one run; a longer queue is drained in several transactions.
+# Queue rows read by one incremental transaction. A write transaction queues one row per
+# grid it touched, so 10,000 covers any burst of 10,000 checks; a longer queue is drained
+# in several transactions.
 INCREMENTAL_BATCH_SIZE = 10_000
 # Batches one run_incremental() call drains at most, so one task never runs unbounded.
 MAX_BATCHES_PER_RUN = 20
@@ -53,6 +61,10 @@ ROLLUP_LOCK_KEY = 0x67726964
 # What the checks decide (folded incrementally) and what the tree decides (full recompute).
 CHECK_FIELDS: tuple[str, ...] = (*METRIC_NAMES, "households_checked", "leaves_reported")
 TREE_FIELDS: tuple[str, ...] = ("households_total", "leaves_expected")
+# What a queued change (RollupDelta) carries: CHECK_FIELDS but leaves_reported, which the
+# rollup derives.
+DELTA_FIELDS: tuple[str, ...] = (*METRIC_NAMES, "households_checked")
+I_DELTA_CHECKED = DELTA_FIELDS.index("households_checked")
 FIELDS: tuple[str, ...] = CHECK_FIELDS + TREE_FIELDS
 N_CHECK = len(CHECK_FIELDS)
 N = len(FIELDS)
@@ -77,7 +89,7 @@ class FullResult:
     nodes: int = 0
     inserted: int = 0
     updated: int = 0
-    dirty_consumed: int = 0
+    deltas_consumed: int = 0
     differences: list[Difference] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -86,7 +98,7 @@ class FullResult:
             "nodes": self.nodes,
             "inserted": self.inserted,
             "updated": self.updated,
-            "dirty_consumed": self.dirty_consumed,
+            "deltas_consumed": self.deltas_consumed,
             "differences": len(self.differences),
         }
 
@@ -94,7 +106,7 @@ class FullResult:
 @dataclass
 class IncrementalResult:
     batches: int = 0
-    dirty_consumed: int = 0
+    deltas_consumed: int = 0
     grids: int = 0
     rows_updated: int = 0
     full_days: list[datetime.date] = field(default_factory=list)
@@ -103,7 +115,7 @@ class IncrementalResult:
     def as_dict(self) -> dict:
         return {
             "batches": self.batches,
-            "dirty_consumed": self.dirty_consumed,
+            "deltas_consumed": self.deltas_consumed,
             "grids": self.grids,
             "rows_updated": self.rows_updated,
             "full_days": [d.isoformat() for d in self.full_days],
@@ -120,21 +132,57 @@ def _chunks(ids: Iterable, size: int = CHUNK) -> Iterator[list]:
         yield ids[start : start + size]
 
 
-def _lock(*, wait: bool) -> bool:
-    """Take the rollup lock for the current transaction. On PostgreSQL an advisory lock
-    (released at commit or rollback); elsewhere the database's own write lock serializes
+@contextmanager
+def _rollup_lock(*, wait: bool) -> Iterator[bool]:
+    """Hold the rollup lock around one or more rollup transactions; yields whether it was
+    taken. On PostgreSQL a session-level advisory lock (re-entrant, and released with the
+    connection if the process dies); elsewhere the database's own write lock serializes
     writers already (SQLite: BEGIN IMMEDIATE), so there is nothing to take."""
     if connection.vendor != "postgresql":
-        return True
+        yield True
+        return
     with connection.cursor() as cursor:
-        # For this transaction only: JIT compiling costs more than it saves on queries of a
-        # second or less (up to 2 s measured on the bench).
-        cursor.execute("SET LOCAL jit = off")
         if wait:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_KEY])
-            return True
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ROLLUP_LOCK_KEY])
-        return bool(cursor.fetchone()[0])
+            cursor.execute("SELECT pg_advisory_lock(%s)", [ROLLUP_LOCK_KEY])
+            taken = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ROLLUP_LOCK_KEY])
+            taken = bool(cursor.fetchone()[0])
+    try:
+        yield taken
+    finally:
+        if taken:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [ROLLUP_LOCK_KEY])
+            except DatabaseError:
+                # Only in a broken outer transaction; dropping the session drops the lock.
+                if not connection.in_atomic_block:
+                    connection.close()
+                else:
+                    raise
+
+
+def _begin(*, snapshot: bool = False) -> None:
+    """The first statements of a rollup transaction on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        if snapshot and _outermost():
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # JIT compiling costs more than it saves on queries of a second or less (up to 2 s
+        # measured on the bench).
+        cursor.execute("SET LOCAL jit = off")
+
+
+def _outermost() -> bool:
+    """True in a transaction.atomic() block that opened the transaction itself (not inside
+    a test's or a caller's transaction), before any query ran in it."""
+    return (
+        len(connection.atomic_blocks) == 1
+        and not connection.savepoint_ids
+        and connection.commit_on_exit
+    )
 
 
 def _check_sums(day: datetime.date, grid_ids: list[int] | None = None) -> dict[int, list[int]]:
@@ -230,17 +278,14 @@ def compute_day(day: datetime.date) -> dict[int, list[int]]:
 
 def full_recompute(day: datetime.date) -> FullResult:
     """Recompute every node's row for the day from the raw rows, write the rows that differ
-    and consume the day's queued dirty rows. Returns what differed (the cross-check)."""
-    with transaction.atomic():
-        _lock(wait=True)
+    and consume the day's queued changes. Returns what differed (the cross-check)."""
+    with _rollup_lock(wait=True), transaction.atomic():
+        _begin(snapshot=True)
         return _full_recompute_locked(day)
 
 
 def _full_recompute_locked(day: datetime.date) -> FullResult:
     result = FullResult(day=day)
-    # The queue first, then the data: a row queued after this read stays queued, and its
-    # change, if already visible below, is merely recomputed once more by the next run.
-    dirty_ids = list(RollupDirty.objects.filter(day=day).values_list("id", flat=True))
     computed = compute_day(day)
     stored = {
         row[0]: (row[1], list(row[2:]))
@@ -274,7 +319,9 @@ def _full_recompute_locked(day: datetime.date) -> FullResult:
                 )
             )
     _upsert(day, changed)
-    result.dirty_consumed = _delete_dirty(dirty_ids)
+    # In the snapshot the numbers were read in (REPEATABLE READ on PostgreSQL; SQLite has
+    # one writer), this deletes exactly the queued changes those numbers include.
+    result.deltas_consumed = RollupDelta.objects.filter(day=day).delete()[0]
     return result
 
 
@@ -314,10 +361,10 @@ def _upsert(day: datetime.date, rows: list[tuple[int, list[int]]]) -> None:
     )
 
 
-def _delete_dirty(ids: list[int]) -> int:
+def _delete_queued(ids: list[int]) -> int:
     deleted = 0
     for chunk in _chunks(ids):
-        deleted += RollupDirty.objects.filter(id__in=chunk).delete()[0]
+        deleted += RollupDelta.objects.filter(id__in=chunk).delete()[0]
     return deleted
 
 
@@ -325,136 +372,190 @@ def _delete_dirty(ids: list[int]) -> int:
 
 
 def run_incremental(*, wait: bool = False, day: datetime.date | None = None) -> IncrementalResult:
-    """Drain the dirty queue in bounded batches, one transaction each. With wait=False a run
-    that finds another holding the lock yields at once (the other, or the next beat, folds
-    the rows); the embedded default waits instead, because no beat follows it."""
+    """Drain the queue in bounded batches, one transaction each. With wait=False a run that
+    finds another holding the lock yields at once (the other, or the next beat, folds the
+    rows); the embedded default waits instead, because no beat follows it."""
     result = IncrementalResult()
-    for _ in range(MAX_BATCHES_PER_RUN):
-        consumed = incremental_batch(result, wait=wait, day=day)
-        if result.yielded or consumed < INCREMENTAL_BATCH_SIZE:
-            break
+    with _rollup_lock(wait=wait) as taken:
+        if not taken:
+            result.yielded = True
+            return result
+        for _ in range(MAX_BATCHES_PER_RUN):
+            stale: set[datetime.date] = set()
+            consumed = incremental_batch(result, stale, day=day)
+            for stale_day in sorted(stale):
+                # The day's queued changes stay queued until this consumes them.
+                result.deltas_consumed += full_recompute(stale_day).deltas_consumed
+                result.full_days.append(stale_day)
+            if consumed < INCREMENTAL_BATCH_SIZE:
+                break
     return result
 
 
 def incremental_batch(
-    result: IncrementalResult, *, wait: bool = False, day: datetime.date | None = None
+    result: IncrementalResult, stale: set[datetime.date], *, day: datetime.date | None = None
 ) -> int:
-    """One batch, all or nothing. Returns the number of dirty rows read."""
+    """Fold one batch of queued changes, all or nothing; the caller holds the lock. Days
+    that need a full recompute are added to `stale` with their rows left queued. Returns
+    the number of queue rows read."""
     with transaction.atomic():
-        if not _lock(wait=wait):
-            result.yielded = True
-            return 0
-        queue = RollupDirty.objects.order_by("id")
+        _begin()
+        queue = RollupDelta.objects.order_by("id")
         if day is not None:
             queue = queue.filter(day=day)
-        dirty = list(queue.values_list("id", "grid_id", "day")[:INCREMENTAL_BATCH_SIZE])
-        if not dirty:
+        ids = list(queue.values_list("id", flat=True)[:INCREMENTAL_BATCH_SIZE])
+        if not ids:
             return 0
-        by_day: dict[datetime.date, set[int]] = defaultdict(set)
-        for _, grid_id, dirty_day in dirty:
-            by_day[dirty_day].add(grid_id)
-        for dirty_day in sorted(by_day):
-            grid_ids = sorted(by_day[dirty_day])
-            if _fold_day(dirty_day, grid_ids, result):
-                result.grids += len(grid_ids)
+        # Each (grid, day)'s summed change over the batch, summed by the database.
+        per_grid: dict[datetime.date, dict[int, list[int]]] = defaultdict(dict)
+        sums = {name: Sum(name) for name in DELTA_FIELDS}
+        for chunk in _chunks(ids):
+            for grid_id, grid_day, *delta in (
+                RollupDelta.objects.filter(id__in=chunk)
+                .order_by()
+                .values("grid_id", "day")
+                .annotate(**sums)
+                .values_list("grid_id", "day", *DELTA_FIELDS)
+            ):
+                if grid_id is None:
+                    stale.add(grid_day)
+                    continue
+                acc = per_grid[grid_day].get(grid_id)
+                per_grid[grid_day][grid_id] = (
+                    delta if acc is None else [a + b for a, b in zip(acc, delta, strict=True)]
+                )
+        for grid_day in sorted(set(per_grid) - stale):
+            try:
+                with transaction.atomic():
+                    folded = _fold_day(grid_day, per_grid[grid_day], result)
+            except _RowsMissing:
+                folded = False
+            if folded:
+                result.grids += len(per_grid[grid_day])
             else:
-                # No rows for the day yet (its first change), or the tree gained nodes since
-                # its rows were built: build the whole day.
-                _full_recompute_locked(dirty_day)
-                result.full_days.append(dirty_day)
-        _delete_dirty([row[0] for row in dirty])
-        result.batches += 1
-        result.dirty_consumed += len(dirty)
-        return len(dirty)
-
-
-def _fold_day(day: datetime.date, grid_ids: list[int], result: IncrementalResult) -> bool:
-    """Fold the dirty grids' changes for one day into DailyStat. False when a row it needs
-    is missing, so the caller rebuilds the day instead."""
-    paths: dict[int, str] = {}
-    for chunk in _chunks(grid_ids):
-        paths.update(GridNode.objects.filter(id__in=chunk).order_by().values_list("id", "path"))
-    # Grids removed since the check was written: nothing left to fold into.
-    grid_ids = [g for g in grid_ids if g in paths]
-    if not grid_ids:
-        return True
-    children: dict[int, list[int]] = defaultdict(list)
-    for chunk in _chunks(grid_ids):
-        for child_id, parent_id in (
-            GridNode.objects.filter(parent_id__in=chunk).order_by().values_list("id", "parent_id")
-        ):
-            children[parent_id].append(child_id)
-    ancestor_codes = {code for path in paths.values() for code in path.strip("/").split("/")[:-1]}
-    code_ids: dict[str, int] = {}
-    for chunk in _chunks(sorted(ancestor_codes)):
-        code_ids.update(GridNode.objects.filter(code__in=chunk).values_list("code", "id"))
-
-    # Lock every row this run reads or writes, in one stable order (node id), so two
-    # rollups can never deadlock or fold the same change twice; then read the raw rows,
-    # which under READ COMMITTED now include everything committed before the lock.
-    needed = set(grid_ids) | set(code_ids.values())
-    needed.update(c for kids in children.values() for c in kids)
-    stored: dict[int, tuple[int, list[int]]] = {}
-    for chunk in _chunks(sorted(needed)):
-        rows = (
-            DailyStat.objects.select_for_update()
-            .filter(day=day, node_id__in=chunk)
-            .order_by("node_id")
-            .values_list("node_id", "id", *CHECK_FIELDS)
-        )
-        for row in rows:
-            stored[row[0]] = (row[1], list(row[2:]))
-    if len(stored) != len(needed) or len(code_ids) != len(ancestor_codes):
-        return False
-
-    sums = _check_sums(day, grid_ids)
-    zero = _zero_reported(day, grid_ids)
-    deltas: dict[int, list[int]] = {}
-    for grid_id in grid_ids:
-        kids = children.get(grid_id, [])
-        new = _own_check_numbers(grid_id, not kids, sums, zero)
-        # A grid's own numbers are its row minus its children's rows (just its row for a
-        # leaf, which is nearly every grid with checks).
-        old = list(stored[grid_id][1])
-        for kid in kids:
-            old = [a - b for a, b in zip(old, stored[kid][1], strict=True)]
-        delta = [a - b for a, b in zip(new, old, strict=True)]
-        if not any(delta):
-            continue
-        for node_id in [code_ids[c] for c in paths[grid_id].strip("/").split("/")[:-1]] + [grid_id]:
-            acc = deltas.get(node_id)
-            deltas[node_id] = (
-                delta if acc is None else [a + b for a, b in zip(acc, delta, strict=True)]
+                stale.add(grid_day)
+        if stale:
+            ids = list(
+                RollupDelta.objects.filter(id__in=ids)
+                .exclude(day__in=stale)
+                .values_list("id", flat=True)
             )
-    updates = [
-        (stored[node_id][0], [a + b for a, b in zip(stored[node_id][1], delta, strict=True)])
-        for node_id, delta in deltas.items()
-        if any(delta)
-    ]
-    _update_rows(updates)
-    result.rows_updated += len(updates)
+        read = len(ids)
+        if stale:
+            ids = list(
+                RollupDelta.objects.filter(id__in=ids)
+                .exclude(day__in=stale)
+                .values_list("id", flat=True)
+            )
+        _delete_queued(ids)
+        result.batches += 1
+        result.deltas_consumed += len(ids)
+        return read
+
+
+class _RowsMissing(Exception):
+    """A row the fold must change does not exist: the day is rebuilt instead."""
+
+
+def _add(a: list[int] | None, b: list[int]) -> list[int]:
+    return list(b) if a is None else [x + y for x, y in zip(a, b, strict=True)]
+
+
+def _fold_day(day: datetime.date, grid_deltas: dict[int, list[int]], result) -> bool:
+    """Add each grid's change (DELTA_FIELDS) to the grid's row and every ancestor's, with
+    the change of leaves_reported it implies. False (nothing written) when a row it needs
+    is missing, so the caller rebuilds the day instead."""
+    has_children = GridNode.objects.filter(parent_id=OuterRef("pk"))
+    grids: dict[int, tuple[str, bool]] = {}
+    for chunk in _chunks(sorted(grid_deltas)):
+        for grid_id, path, inner in (
+            GridNode.objects.filter(id__in=chunk)
+            .annotate(inner=Exists(has_children))
+            .order_by()
+            .values_list("id", "path", "inner")
+        ):
+            grids[grid_id] = (path, inner)
+    # A leaf reports when it has a counted check (households_checked > 0) or a zero report,
+    # so its row's own numbers tell, and only a leaf left with none needs the zero reports.
+    leaves = [grid_id for grid_id, (_, inner) in grids.items() if not inner]
+    stored: dict[int, tuple[int, int]] = {}
+    for chunk in _chunks(leaves):
+        for node_id, checked, reported in DailyStat.objects.filter(
+            day=day, node_id__in=chunk
+        ).values_list("node_id", "households_checked", "leaves_reported"):
+            stored[node_id] = (checked, reported)
+    if len(stored) != len(leaves):
+        return False
+    unchecked = [g for g in leaves if stored[g][0] + grid_deltas[g][I_DELTA_CHECKED] == 0]
+    zero = _zero_reported(day, unchecked) if unchecked else set()
+
+    # Push each change up the tree level by level, keyed by path: a node's total is its own
+    # change plus what its descendants pushed into it.
+    totals: dict[str, list[int]] = {}
+    pending: dict[str, list[int]] = {}
+    for grid_id, (path, inner) in grids.items():
+        delta = list(grid_deltas[grid_id])
+        if inner:
+            delta.append(0)
+        else:
+            checked, reported = stored[grid_id]
+            now = checked + delta[I_DELTA_CHECKED] > 0 or grid_id in zero
+            delta.append(int(now) - reported)
+        pending[path] = _add(pending.get(path), delta)
+    while pending:
+        pushed: dict[str, list[int]] = {}
+        for path, delta in pending.items():
+            totals[path] = _add(totals.get(path), delta)
+            parent = path[: path.rindex("/", 0, -1) + 1]
+            if parent != "/":
+                pushed[parent] = _add(pushed.get(parent), delta)
+        pending = pushed
+    ids = {path: grid_id for grid_id, (path, _) in grids.items()}
+    ancestors = [path for path in totals if path not in ids]
+    for chunk in _chunks(ancestors):
+        ids.update(GridNode.objects.filter(path__in=chunk).order_by().values_list("path", "id"))
+    if len(ids) != len(totals):
+        return False
+    increments = [(ids[path], delta) for path, delta in totals.items() if any(delta)]
+    _increment_rows(day, increments)
+    result.rows_updated += len(increments)
     return True
 
 
-def _update_rows(updates: list[tuple[int, list[int]]]) -> None:
-    """Write new CHECK_FIELDS values to locked DailyStat rows, by row id."""
-    if not updates:
+def _increment_rows(day: datetime.date, increments: list[tuple[int, list[int]]]) -> None:
+    """Add changes of CHECK_FIELDS to the day's rows of these nodes. Raises _RowsMissing
+    when a row does not exist (the caller's savepoint undoes the rest)."""
+    if not increments:
         return
     now = timezone.now()
     if connection.vendor == "postgresql":
-        sets = ", ".join(f"{f} = v.{f}" for f in CHECK_FIELDS)
+        sets = ", ".join(f"{f} = s.{f} + v.{f}" for f in CHECK_FIELDS)
         arrays = ", ".join(["%s::bigint[]"] + ["%s::integer[]"] * N_CHECK)
-        params = [[row_id for row_id, _ in updates]]
-        params += [[numbers[i] for _, numbers in updates] for i in range(N_CHECK)]
+        params = [[node_id for node_id, _ in increments]]
+        params += [[delta[i] for _, delta in increments] for i in range(N_CHECK)]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {DailyStat._meta.db_table} AS s SET {sets}, updated_at = %s "
-                f"FROM unnest({arrays}) AS v(id, {', '.join(CHECK_FIELDS)}) WHERE s.id = v.id",
-                [now, *params],
+                f"FROM unnest({arrays}) AS v(node_id, {', '.join(CHECK_FIELDS)}) "
+                "WHERE s.node_id = v.node_id AND s.day = %s",
+                [now, *params, day],
             )
-        return
-    objs = [
-        DailyStat(id=row_id, updated_at=now, **dict(zip(CHECK_FIELDS, numbers, strict=True)))
-        for row_id, numbers in updates
-    ]
-    DailyStat.objects.bulk_update(objs, [*CHECK_FIELDS, "updated_at"], batch_size=500)
+            updated = cursor.rowcount
+    else:
+        # One statement per chunk of rows: each column adds a CASE over the node ids.
+        updated = 0
+        for chunk in _chunks(increments, 500):
+            changes = {
+                f: F(f)
+                + Case(
+                    *(When(node_id=node_id, then=Value(d[i])) for node_id, d in chunk if d[i]),
+                    default=Value(0),
+                )
+                for i, f in enumerate(CHECK_FIELDS)
+                if any(d[i] for _, d in chunk)
+            }
+            updated += DailyStat.objects.filter(
+                day=day, node_id__in=[node_id for node_id, _ in chunk]
+            ).update(updated_at=now, **changes)
+    if updated != len(increments):
+        raise _RowsMissing

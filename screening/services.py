@@ -1,6 +1,6 @@
 """Writes of checks and zero reports. Every submission, correction, void and zero report
 goes through here: each is atomic, writes its audit (CheckRevision) and calls
-screening.dirty.mark_dirty in the same transaction, so the rollup can never miss it.
+screening.ledger in the same transaction, so the rollup can never miss it.
 
 Rules (docs/adr/0010-offline-check-queue.md):
 - A check is written only for a household in worker_grids(user) on the day it was made.
@@ -27,7 +27,7 @@ from grids.models import GridNode, Household
 from grids.scoping import path_in_jurisdiction
 from grids.services import raise_problems
 
-from .dirty import mark_dirty
+from .ledger import CheckChange, record_checks, record_zero_report
 from .metrics import METRIC_NAMES
 from .models import Check, CheckRevision, Method, ZeroReport
 from .selectors import local_today, worker_grids
@@ -327,7 +327,16 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
 
     if rows:
         ids = _insert_created(user, rows, now)
-        mark_dirty(pairs=[(row["grid_id"], row["checked_on"]) for row in rows])
+        record_checks(
+            CheckChange(
+                row["household_id"],
+                row["grid_id"],
+                row["checked_on"],
+                before=None,
+                after=[row[name] for name in METRIC_NAMES],
+            )
+            for row in rows
+        )
         for index, row in zip(created_at, rows, strict=True):
             results[index] = BatchItemResult(
                 index, row["uuid"], BatchStatus.CREATED, check_id=ids[row["uuid"]]
@@ -408,6 +417,14 @@ def _error(index: int, item: CheckInput, problems: list[Problem]) -> BatchItemRe
 # --- Corrections and voids ---------------------------------------------------------------------
 
 
+def _metrics(check: Check) -> list[int]:
+    return [getattr(check, name) for name in METRIC_NAMES]
+
+
+def _change(check: Check, *, before, after) -> CheckChange:
+    return CheckChange(check.household_id, check.grid_id, check.checked_on, before, after)
+
+
 def _locked(check: Check) -> Check:
     return Check.objects.select_for_update(of=("self",)).select_related("grid").get(pk=check.pk)
 
@@ -444,6 +461,7 @@ def check_correct(
     raise_problems(count_problems(merged) + _text_problems(method=new_method, note=new_note))
 
     before = snapshot(check)
+    counted_before = _metrics(check)
     changes = {**merged, "method": new_method, "note": new_note}
     changed = [name for name, value in changes.items() if getattr(check, name) != value]
     if not changed:
@@ -458,7 +476,7 @@ def check_correct(
         before=before,
         after=snapshot(check),
     )
-    mark_dirty(pairs=[(check.grid_id, check.checked_on)])
+    record_checks([_change(check, before=counted_before, after=_metrics(check))])
     return check
 
 
@@ -506,7 +524,7 @@ def check_void(*, user, check: Check, reason: str) -> tuple[Check, bool]:
         before=before,
         after=snapshot(check),
     )
-    mark_dirty(pairs=[(check.grid_id, check.checked_on)])
+    record_checks([_change(check, before=_metrics(check), after=None)])
     return check, True
 
 
@@ -538,7 +556,7 @@ def zero_report_file(
                 report = ZeroReport.objects.create(
                     grid=grid, reported_on=day, reporter=user, note=note
                 )
-                mark_dirty(pairs=[(grid.pk, day)])
+                record_zero_report(grid_id=grid.pk, day=day)
                 return report, True
         except IntegrityError:
             # Filed by a concurrent request: the next round finds it.

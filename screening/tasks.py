@@ -1,7 +1,7 @@
 """Celery tasks of the rollup. Each is idempotent, takes only plain values (a date as
 "YYYY-MM-DD") and calls one service in screening.rollup; the schedule is
 settings.CELERY_BEAT_SCHEDULE. In the embedded default (no Redis) rollup_incremental runs
-in-process after each commit (screening.dirty)."""
+in-process after each commit (screening.ledger)."""
 
 import datetime
 import logging

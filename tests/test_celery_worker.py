@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from screening import tasks
-from screening.models import DailyStat, RollupDirty
+from screening.models import DailyStat, RollupDelta
 from tests.factories import Tree, make_household, make_user
 from tests.test_rollup import assert_rollup_correct, counts, void_check, write_check
 
@@ -110,11 +110,11 @@ def test_a_real_worker_runs_the_rollup_tasks(worker_queue):
     first = write_check(homes[0], day, worker=worker, counts=counts(persons_present=3, fever=1))
     write_check(homes[2], day, worker=worker, counts=counts(persons_present=2))
     assert not settings.CELERY_TASK_ALWAYS_EAGER  # the writes queued work, nothing ran yet
-    assert RollupDirty.objects.count() == 2 and not DailyStat.objects.exists()
+    assert RollupDelta.objects.count() == 2 and not DailyStat.objects.exists()
 
     # The beat's task: the day's first run builds it.
     tasks.rollup_incremental.apply_async(queue=worker_queue)
-    wait_until(lambda: not RollupDirty.objects.exists(), "the incremental rollup")
+    wait_until(lambda: not RollupDelta.objects.exists(), "the incremental rollup")
     assert_rollup_correct(day)
     assert DailyStat.objects.get(node=tree.baise, day=day).persons_present == 5
 
@@ -122,7 +122,7 @@ def test_a_real_worker_runs_the_rollup_tasks(worker_queue):
     void_check(first)
     write_check(homes[1], day, worker=worker, counts=counts(persons_present=4))
     tasks.rollup_incremental.apply_async(queue=worker_queue)
-    wait_until(lambda: not RollupDirty.objects.exists(), "the second incremental rollup")
+    wait_until(lambda: not RollupDelta.objects.exists(), "the second incremental rollup")
     assert_rollup_correct(day)
     baise = DailyStat.objects.get(node=tree.baise, day=day)
     assert (baise.persons_present, baise.fever, baise.leaves_reported) == (6, 0, 2)
@@ -136,7 +136,7 @@ def test_a_real_worker_runs_the_rollup_tasks(worker_queue):
         "nodes": 13,
         "inserted": 0,
         "updated": 0,
-        "dirty_consumed": 0,
+        "deltas_consumed": 0,
         "differences": 0,
     }
     DailyStat.objects.filter(node=tree.v1, day=day).update(persons_present=0)

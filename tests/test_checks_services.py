@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from personnel.services import assignment_end
 from screening.metrics import METRIC_NAMES
-from screening.models import Check, CheckRevision, RollupDirty, ZeroReport
+from screening.models import Check, CheckRevision, RollupDelta, ZeroReport
 from screening.selectors import households_with_status, local_today, worker_grids
 from screening.services import (
     MAX_AGE_DAYS,
@@ -53,7 +53,7 @@ def state():
         sorted(Check.objects.values_list("uuid", "voided_at", *METRIC_NAMES, "note", "method")),
         CheckRevision.objects.count(),
         ZeroReport.objects.count(),
-        RollupDirty.objects.count(),
+        RollupDelta.objects.count(),
     )
 
 
@@ -120,7 +120,7 @@ def test_submit_stores_a_check_with_its_revision_and_dirty_mark(homes, worker, t
     assert revision.after["returnees"] == 2 and revision.after["method"] == "visit"
     # The batch path builds this JSON in the database on PostgreSQL: the same as snapshot().
     assert revision.after == snapshot(check)
-    assert list(RollupDirty.objects.values_list("grid_id", "day")) == [(tree.h11.pk, local_today())]
+    assert list(RollupDelta.objects.values_list("grid_id", "day")) == [(tree.h11.pk, local_today())]
 
 
 def test_checked_on_is_the_shanghai_date(homes, worker):
@@ -245,13 +245,13 @@ def test_batch_reports_each_item_and_stores_the_good_ones(homes, worker):
 
 def test_author_corrects_on_the_same_day_with_a_revision(homes, worker, tree):
     check, _ = check_submit(user=worker, household=homes["a"], uuid=uuid.uuid4(), counts=COUNTS)
-    RollupDirty.objects.all().delete()
+    RollupDelta.objects.all().delete()
     corrected = check_correct(user=worker, check=check, counts={"fever": 1}, note="38.2°C")
     assert corrected.fever == 1 and corrected.note == "38.2°C" and corrected.returnees == 2
     revision = CheckRevision.objects.get(action="correct")
     assert revision.before["fever"] == 0 and revision.after["fever"] == 1
     assert revision.before["note"] == "" and revision.after["note"] == "38.2°C"
-    assert RollupDirty.objects.count() == 1
+    assert RollupDelta.objects.count() == 1
     # A correction that changes nothing records nothing.
     check_correct(user=worker, check=corrected, counts={"fever": 1})
     assert CheckRevision.objects.filter(action="correct").count() == 1
@@ -332,7 +332,7 @@ def test_zero_report_is_idempotent_per_grid_and_day(worker, tree):
     yesterday = local_today() - datetime.timedelta(days=1)
     _, created = zero_report_file(user=worker, grid=tree.h11, day=yesterday)
     assert created and ZeroReport.objects.count() == 2
-    assert set(RollupDirty.objects.values_list("grid_id", "day")) == {
+    assert set(RollupDelta.objects.values_list("grid_id", "day")) == {
         (tree.h11.pk, local_today()),
         (tree.h11.pk, yesterday),
     }

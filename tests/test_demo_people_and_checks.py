@@ -40,7 +40,7 @@ from personnel.selectors import assignment_facts, grid_chain
 from personnel.validators import validate_id_number, validate_mobile
 from screening.demo import DAYS, check_uuid, seed_checks
 from screening.metrics import METRIC_NAMES
-from screening.models import Check, CheckRevision, DailyStat, RollupDirty, ZeroReport
+from screening.models import Check, CheckRevision, DailyStat, RollupDelta, ZeroReport
 from screening.rollup import FIELDS
 from screening.selectors import worker_grids, worker_leaf_grids
 from screening.services import count_problems
@@ -81,7 +81,7 @@ def counts() -> dict:
         CheckRevision,
         ZeroReport,
         DailyStat,
-        RollupDirty,
+        RollupDelta,
         GridNode,
         Household,
     )
@@ -246,7 +246,7 @@ class TestTheSmallDemo:
             DailyStat.objects.values("day").annotate(n=Count("id")).values_list("day", "n")
         )
         assert per_day == {day: nodes for day in days}
-        assert not RollupDirty.objects.exists()
+        assert not RollupDelta.objects.exists()
         debao = GridNode.objects.get(code=DEBAO)
         hamlet = User.objects.get(username=GRIDWORKER).jurisdiction
         for node in (GridNode.objects.get(code=CITY), debao, hamlet):

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from grids.models import Category, GridNode, Household, Kind, Level
 from screening import rollup, tasks
-from screening.dirty import mark_dirty
+from screening.ledger import CheckChange, record_checks, record_zero_report
 from screening.metrics import METRIC_NAMES
-from screening.models import Check, DailyStat, RollupDirty, ZeroReport
+from screening.models import Check, DailyStat, RollupDelta, ZeroReport
 from tests.factories import Tree, make_grid, make_household, make_user
 
 FIELDS = rollup.FIELDS
@@ -68,8 +68,16 @@ def assert_rollup_correct(day: datetime.date) -> None:
     assert set(stored) == set(expected)
 
 
-# --- writing raw rows the way the services do (the contract: the row and mark_dirty in one
-# transaction); the property test uses these too ----------------------------------------------
+# --- writing raw rows the way the services do (the contract: the row and its change in the
+# ledger in one transaction); the property test uses these too --------------------------------
+
+
+def metrics(check: Check) -> list[int]:
+    return [getattr(check, name) for name in METRIC_NAMES]
+
+
+def record(check: Check, before, after) -> None:
+    record_checks([CheckChange(check.household_id, check.grid_id, check.checked_on, before, after)])
 
 
 def write_check(household, day, *, worker, counts=None, grid=None, check_uuid=None) -> Check:
@@ -83,26 +91,31 @@ def write_check(household, day, *, worker, counts=None, grid=None, check_uuid=No
             checked_at=timezone.now(),
             **(counts or {}),
         )
-        mark_dirty(pairs=[(check.grid_id, day)])
+        record(check, None, metrics(check))
     return check
 
 
 def correct_check(check: Check, counts: dict) -> None:
     with transaction.atomic():
+        stored = Check.objects.select_for_update().get(pk=check.pk)
         Check.objects.filter(pk=check.pk).update(**counts)
-        mark_dirty(pairs=[(check.grid_id, check.checked_on)])
+        if stored.voided_at is None:  # the service refuses to correct a voided check
+            record(stored, metrics(stored), metrics(Check.objects.get(pk=check.pk)))
 
 
 def void_check(check: Check) -> None:
     with transaction.atomic():
+        stored = Check.objects.select_for_update().get(pk=check.pk)
+        if stored.voided_at is not None:
+            return
         Check.objects.filter(pk=check.pk).update(voided_at=timezone.now(), void_reason="x")
-        mark_dirty(pairs=[(check.grid_id, check.checked_on)])
+        record(stored, metrics(stored), None)
 
 
 def file_zero_report(grid, day, *, reporter) -> None:
     with transaction.atomic():
         ZeroReport.objects.create(grid=grid, reported_on=day, reporter=reporter)
-        mark_dirty(pairs=[(grid.id, day)])
+        record_zero_report(grid_id=grid.id, day=day)
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -165,7 +178,7 @@ def test_full_recompute_builds_every_node_from_the_raw_rows(tree, homes, worker,
     assert (baise.leaves_expected, baise.leaves_reported) == (5, 3)  # + nh1's zero report
     assert baise.fever == 1  # yesterday's check is not today's
     # The day's queue is consumed; yesterday's is not.
-    assert list(RollupDirty.objects.values_list("day", flat=True)) == [
+    assert list(RollupDelta.objects.values_list("day", flat=True)) == [
         day - datetime.timedelta(days=1)
     ]
 
@@ -210,14 +223,14 @@ def test_a_day_without_data_still_has_a_row_per_node(tree, homes, day):
 def test_first_change_of_a_day_builds_the_day_then_changes_fold_in(tree, homes, worker, day):
     check = write_check(homes["h11"][0], day, worker=worker, counts=counts(persons_present=3))
     result = rollup.run_incremental()
-    assert result.full_days == [day] and result.dirty_consumed == 1
+    assert result.full_days == [day] and result.deltas_consumed == 1
     assert_rollup_correct(day)
 
     write_check(homes["h21"][0], day, worker=worker, counts=counts(persons_present=1, fever=1))
     correct_check(check, counts(persons_present=5, returnees=1))
     result = rollup.run_incremental()
 
-    assert result.full_days == [] and result.dirty_consumed == 2 and result.grids == 2
+    assert result.full_days == [] and result.deltas_consumed == 2 and result.grids == 2
     assert_rollup_correct(day)
     assert DailyStat.objects.get(node=tree.baise, day=day).persons_present == 6
 
@@ -225,7 +238,7 @@ def test_first_change_of_a_day_builds_the_day_then_changes_fold_in(tree, homes, 
     rollup.run_incremental()
     assert_rollup_correct(day)
     assert DailyStat.objects.get(node=tree.h11, day=day).leaves_reported == 0
-    assert not RollupDirty.objects.exists()
+    assert not RollupDelta.objects.exists()
 
 
 def test_incremental_rerun_changes_nothing(tree, homes, worker, day):
@@ -234,15 +247,17 @@ def test_incremental_rerun_changes_nothing(tree, homes, worker, day):
     write_check(homes["h12"][0], day, worker=worker, counts=counts(persons_present=1))
     rollup.run_incremental()
     stamps = dict(DailyStat.objects.values_list("node_id", "updated_at"))
-    # The same leaves marked dirty again (as a retried task would find them): diff zero.
-    mark_dirty(pairs=[(tree.h11.id, day), (tree.h12.id, day)])
+    # Changes that change nothing (a zero report's row, say) touch no row.
+    RollupDelta.objects.bulk_create(
+        [RollupDelta(grid=tree.h11, day=day), RollupDelta(grid=tree.h12, day=day)]
+    )
 
     result = rollup.run_incremental()
 
-    assert result.dirty_consumed == 2 and result.rows_updated == 0
+    assert result.deltas_consumed == 2 and result.rows_updated == 0
     assert dict(DailyStat.objects.values_list("node_id", "updated_at")) == stamps
     assert_rollup_correct(day)
-    assert rollup.run_incremental().dirty_consumed == 0
+    assert rollup.run_incremental().deltas_consumed == 0
 
 
 def test_a_crash_inside_the_incremental_transaction_changes_nothing(
@@ -253,23 +268,23 @@ def test_a_crash_inside_the_incremental_transaction_changes_nothing(
     before = stored_stats(day)
     write_check(homes["h12"][0], day, worker=worker, counts=counts(persons_present=2))
     write_check(homes["nh1"][0], day, worker=worker, counts=counts(fever=1, persons_present=1))
-    dirty_before = set(RollupDirty.objects.values_list("id", flat=True))
-    original = rollup._update_rows
+    dirty_before = set(RollupDelta.objects.values_list("id", flat=True))
+    original = rollup._increment_rows
 
-    def crash_after_writing(updates):
-        original(updates)  # the rows are written ...
+    def crash_after_writing(day, increments):
+        original(day, increments)  # the rows are written ...
         raise RuntimeError("worker killed")  # ... and the process dies before the commit
 
-    monkeypatch.setattr(rollup, "_update_rows", crash_after_writing)
+    monkeypatch.setattr(rollup, "_increment_rows", crash_after_writing)
     with pytest.raises(RuntimeError):
         rollup.run_incremental()
 
     assert stored_stats(day) == before
-    assert set(RollupDirty.objects.values_list("id", flat=True)) == dirty_before
-    monkeypatch.setattr(rollup, "_update_rows", original)
+    assert set(RollupDelta.objects.values_list("id", flat=True)) == dirty_before
+    monkeypatch.setattr(rollup, "_increment_rows", original)
     rollup.run_incremental()
     assert_rollup_correct(day)
-    assert not RollupDirty.objects.exists()
+    assert not RollupDelta.objects.exists()
 
 
 def test_a_late_commit_with_an_older_queue_row_is_not_skipped(tree, homes, worker, day):
@@ -279,17 +294,9 @@ def test_a_late_commit_with_an_older_queue_row_is_not_skipped(tree, homes, worke
     # A transaction that began before that run commits only now: its queue row has a lower
     # id and an older timestamp than rows the run already consumed.
     with transaction.atomic():
-        late = Check.objects.create(
-            household=homes["h21"][0],
-            grid=tree.h21,
-            worker=worker,
-            checked_on=day,
-            checked_at=timezone.now() - datetime.timedelta(hours=1),
-            persons_present=7,
-        )
-        RollupDirty.objects.create(id=1, grid=tree.h21, day=late.checked_on)
-        RollupDirty.objects.filter(id=1).update(
-            created_at=timezone.now() - datetime.timedelta(hours=1)
+        write_check(homes["h21"][0], day, worker=worker, counts=counts(persons_present=7))
+        RollupDelta.objects.filter(grid=tree.h21).update(
+            id=-1, created_at=timezone.now() - datetime.timedelta(hours=1)
         )
 
     rollup.run_incremental()
@@ -354,7 +361,7 @@ def test_a_long_queue_is_drained_in_bounded_batches(tree, homes, worker, day, mo
     for household in homes["h11"] + homes["h12"]:
         write_check(household, day, worker=worker, counts=counts(persons_present=1))
     result = rollup.run_incremental()
-    assert (result.batches, result.dirty_consumed) == (3, 5)
+    assert (result.batches, result.deltas_consumed) == (3, 5)
     assert_rollup_correct(day)
 
 
@@ -363,17 +370,17 @@ def test_incremental_query_count_does_not_grow_with_the_checks(
 ):
     rollup.full_recompute(day)
     write_check(homes["h11"][0], day, worker=worker, counts=counts(persons_present=1))
-    # Queue, paths, children, ancestors, lock rows, sums, zero
-    # reports, update, delete queue rows; the transaction's savepoint (tests run inside one).
-    # On PostgreSQL also: jit off, the advisory lock, and the planner settings set and reset
-    # around the checks' GROUP BY.
-    lock = 6 if connection.vendor == "postgresql" else 0
-    with django_assert_num_queries(9 + lock + 2):
+    # The queue's ids, their summed changes, the grids (paths, leaf or not), the leaves'
+    # rows, the ancestors' ids, one update, the delete of the queue rows; the batch's and the
+    # day's savepoints with their releases (4). On PostgreSQL also jit off, the advisory lock
+    # and its release.
+    lock = 3 if connection.vendor == "postgresql" else 0
+    with django_assert_num_queries(7 + 4 + lock):
         rollup.run_incremental()
     for leaf in ("h11", "h12", "h21", "nh1", "hospital"):
         for household in homes[leaf]:
             write_check(household, day, worker=worker, counts=counts(persons_present=1))
-    with django_assert_num_queries(9 + lock + 2):
+    with django_assert_num_queries(7 + 4 + lock):
         rollup.run_incremental()
     assert_rollup_correct(day)
 
@@ -423,7 +430,7 @@ def test_embedded_default_rolls_up_after_each_service_commit(
     assert_rollup_correct(day)
     baise = DailyStat.objects.get(node=tree.baise, day=day)
     assert (baise.persons_present, baise.fever, baise.leaves_reported) == (0, 0, 1)
-    assert not RollupDirty.objects.exists()
+    assert not RollupDelta.objects.exists()
 
 
 def test_a_rolled_back_write_leaves_no_queue_row_and_no_rollup(
@@ -434,7 +441,7 @@ def test_a_rolled_back_write_leaves_no_queue_row_and_no_rollup(
             write_check(homes["h11"][0], day, worker=worker, counts=counts(persons_present=3))
             raise RuntimeError("request failed")
     assert callbacks == []
-    assert not RollupDirty.objects.exists() and not DailyStat.objects.exists()
+    assert not RollupDelta.objects.exists() and not DailyStat.objects.exists()
 
 
 # --- tasks, schedule and the management command ---------------------------------------------
@@ -534,8 +541,7 @@ def test_a_second_run_yields_while_one_holds_the_lock(settings):
 
     def hold_the_lock():
         try:
-            with transaction.atomic():
-                rollup._lock(wait=True)
+            with rollup._rollup_lock(wait=True):
                 holding.set()
                 release.wait(10)
         finally:
@@ -546,12 +552,12 @@ def test_a_second_run_yields_while_one_holds_the_lock(settings):
     assert holding.wait(10)
     try:
         result = rollup.run_incremental(wait=False)
-        assert result.yielded and result.dirty_consumed == 0
-        assert RollupDirty.objects.count() == 1
+        assert result.yielded and result.deltas_consumed == 0
+        assert RollupDelta.objects.count() == 1
     finally:
         release.set()
         holder.join(10)
-    assert rollup.run_incremental(wait=False).dirty_consumed == 1
+    assert rollup.run_incremental(wait=False).deltas_consumed == 1
     assert_rollup_correct(day)
 
 
@@ -602,6 +608,6 @@ def test_concurrent_runs_and_writes_never_double_count(settings):
         thread.join(60)
     assert not errors
     rollup.run_incremental(wait=True)
-    assert not RollupDirty.objects.exists()
+    assert not RollupDelta.objects.exists()
     assert_rollup_correct(day)
     assert DailyStat.objects.get(node=tree_.baise, day=day).persons_present == 36

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from grids.models import Category, Kind, Level
 from screening import rollup
 from screening.metrics import METRIC_NAMES
-from screening.models import Check, DailyStat, RollupDirty, ZeroReport
+from screening.models import Check, DailyStat, RollupDelta, ZeroReport
 from tests.factories import make_grid, make_household, make_user
 from tests.test_rollup import (
     correct_check,
@@ -88,11 +88,11 @@ def crash_halfway(monkeypatch) -> None:
     before = {
         d: stored_stats(d) for d in DailyStat.objects.values_list("day", flat=True).distinct()
     }
-    queue = set(RollupDirty.objects.values_list("id", flat=True))
-    original = rollup._update_rows
+    queue = set(RollupDelta.objects.values_list("id", flat=True))
+    original = rollup._increment_rows
 
-    def write_then_die(updates):
-        original(updates)
+    def write_then_die(day, increments):
+        original(day, increments)
         raise Crash
 
     original_upsert = rollup._upsert
@@ -102,7 +102,7 @@ def crash_halfway(monkeypatch) -> None:
         raise Crash
 
     with monkeypatch.context() as patch:
-        patch.setattr(rollup, "_update_rows", write_then_die)
+        patch.setattr(rollup, "_increment_rows", write_then_die)
         patch.setattr(rollup, "_upsert", upsert_then_die)
         try:
             rollup.run_incremental()
@@ -110,7 +110,7 @@ def crash_halfway(monkeypatch) -> None:
             pass
     after = {d: stored_stats(d) for d in DailyStat.objects.values_list("day", flat=True).distinct()}
     assert after == before
-    assert set(RollupDirty.objects.values_list("id", flat=True)) == queue
+    assert set(RollupDelta.objects.values_list("id", flat=True)) == queue
 
 
 @pytest.fixture
@@ -179,19 +179,11 @@ def run_example(worker, monkeypatch, plan, household_counts, prebuild, stream, d
                 # Committed after runs that consumed newer queue rows: a lower id and an
                 # older timestamp than anything already folded.
                 with transaction.atomic():
-                    check = Check.objects.create(
-                        household=household,
-                        grid=household.grid,
-                        worker=worker,
-                        checked_on=day,
-                        checked_at=timezone.now(),
-                        **op[3],
-                    )
-                    row = RollupDirty.objects.create(
-                        id=next(late_ids), grid=household.grid, day=day
-                    )
-                    RollupDirty.objects.filter(id=row.id).update(
-                        created_at=timezone.now() - datetime.timedelta(hours=2)
+                    queued = set(RollupDelta.objects.values_list("id", flat=True))
+                    check = write_check(household, day, worker=worker, counts=op[3])
+                    (row,) = RollupDelta.objects.exclude(id__in=queued)
+                    RollupDelta.objects.filter(id=row.id).update(
+                        id=next(late_ids), created_at=timezone.now() - datetime.timedelta(hours=2)
                     )
                 checks.append(check)
         elif kind == "duplicate" and checks:
@@ -226,7 +218,7 @@ def run_example(worker, monkeypatch, plan, household_counts, prebuild, stream, d
 
     rollup.run_incremental()
     rollup.run_incremental()  # a re-run changes nothing
-    assert not RollupDirty.objects.exists()
+    assert not RollupDelta.objects.exists()
     for day in days:
         touched = (
             Check.objects.filter(checked_on=day).exists()

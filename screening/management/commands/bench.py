@@ -48,8 +48,9 @@ from django.utils import timezone
 from grids.demo import CITY_CODE
 from grids.models import GridNode, Household
 from screening import rollup
+from screening.ledger import CheckChange, record_checks
 from screening.metrics import METRIC_NAMES
-from screening.models import Check, DailyStat, RollupDirty
+from screening.models import Check, DailyStat, RollupDelta
 
 MIN_HOUSEHOLDS = 500_000
 CHECKS_PER_DAY = 1_000_000
@@ -98,6 +99,10 @@ FLOOR_SQL = f"""
 SELECT grid_id, count(*), {", ".join(f"sum({m})" for m in METRIC_NAMES)}
 FROM screening_check WHERE checked_on = %s AND voided_at IS NULL GROUP BY grid_id
 """
+
+
+def metrics(check: Check) -> list[int]:
+    return [getattr(check, name) for name in METRIC_NAMES]
 
 
 def sql(query, params=None):
@@ -222,7 +227,7 @@ class Command(BaseCommand):
             day = self.day - timedelta(days=k)
             if (
                 not DailyStat.objects.filter(day=day).exists()
-                or RollupDirty.objects.filter(day=day).exists()
+                or RollupDelta.objects.filter(day=day).exists()
             ):
                 rollup.full_recompute(day)
         total = Check.objects.filter(checked_on__gt=self.day - timedelta(days=DAYS)).count()
@@ -291,7 +296,7 @@ class Command(BaseCommand):
 
     def write_changes(self, household_rows, corrections) -> None:
         """CHANGES checks, new and corrected, the way the services write them: each
-        transaction its rows and one RollupDirty row per (grid, day) it touched."""
+        transaction its rows and their changes in the rollup's ledger."""
         now = timezone.now()
         new = [
             Check(
@@ -310,22 +315,26 @@ class Command(BaseCommand):
         ]
         for start in range(0, len(new), CHANGE_TRANSACTION):
             with transaction.atomic():
-                chunk = new[start : start + CHANGE_TRANSACTION]
-                Check.objects.bulk_create(chunk)
-                RollupDirty.objects.bulk_create(
-                    [RollupDirty(grid_id=g, day=self.day) for g in {c.grid_id for c in chunk}]
+                chunk = Check.objects.bulk_create(new[start : start + CHANGE_TRANSACTION])
+                record_checks(
+                    CheckChange(c.household_id, c.grid_id, c.checked_on, None, metrics(c))
+                    for c in chunk
                 )
         for start in range(0, len(corrections), CHANGE_TRANSACTION):
             with transaction.atomic():
-                chunk = corrections[start : start + CHANGE_TRANSACTION]
-                ids = [pk for pk, _ in chunk]
+                ids = corrections[start : start + CHANGE_TRANSACTION]
+                before = list(Check.objects.select_for_update().filter(id__in=ids, voided_at=None))
                 sql(
                     "UPDATE screening_check SET fever = 1 - fever, returnees = returnees + 1, "
                     "updated_at = now() WHERE id = ANY(%s)",
-                    [ids],
+                    [[c.id for c in before]],
                 )
-                RollupDirty.objects.bulk_create(
-                    [RollupDirty(grid_id=g, day=self.day) for g in {gid for _, gid in chunk}]
+                after = {c.id: c for c in Check.objects.filter(id__in=ids)}
+                record_checks(
+                    CheckChange(
+                        c.household_id, c.grid_id, c.checked_on, metrics(c), metrics(after[c.id])
+                    )
+                    for c in before
                 )
 
     def incremental(self) -> None:
@@ -350,17 +359,17 @@ class Command(BaseCommand):
                 checks = list(
                     Check.objects.filter(checked_on=self.day, note=NOTE, **grid_filter)
                     .order_by()
-                    .values_list("id", "grid_id")[: 20 * corrected]
+                    .values_list("id", flat=True)[: 20 * corrected]
                 )
                 self.write_changes(homes, self.rng.sample(checks, min(len(checks), corrected)))
-                self.queued = RollupDirty.objects.count()
+                self.queued = RollupDelta.objects.count()
 
             c, result = self.median(
                 f"(c) incremental after {CHANGES:,} changes, {label}",
                 lambda: rollup.run_incremental(wait=True),
                 setup=setup,
             )
-            assert result.dirty_consumed == self.queued and not result.full_days, result.as_dict()
+            assert result.deltas_consumed == self.queued and not result.full_days, result.as_dict()
             self.rows.append(
                 (
                     f"(c) incremental rollup after {CHANGES:,} new or corrected checks, {label} "
@@ -374,7 +383,7 @@ class Command(BaseCommand):
 
     def cleanup(self, note) -> None:
         Check.objects.filter(checked_on=self.day, note=note).delete()
-        RollupDirty.objects.all().delete()
+        RollupDelta.objects.all().delete()
         result = rollup.full_recompute(self.day)
         self.out(f"  (the bench's checks removed; the day recomputed: {result.updated:,} rows)")
 

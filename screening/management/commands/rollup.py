@@ -37,7 +37,7 @@ class Command(BaseCommand):
         if incremental:
             result = rollup.run_incremental(wait=True, day=day)
             self.stdout.write(
-                f"Folded {result.dirty_consumed} queued change(s) of {result.grids} grid(s) in "
+                f"Folded {result.deltas_consumed} queued change(s) of {result.grids} grid(s) in "
                 f"{result.batches} batch(es); {result.rows_updated} row(s) updated"
                 + (
                     f"; rebuilt {', '.join(d.isoformat() for d in result.full_days)}"
@@ -52,7 +52,7 @@ class Command(BaseCommand):
         result = rollup.full_recompute(day)
         self.stdout.write(
             f"{day.isoformat()}: {result.nodes} nodes, {result.inserted} inserted, "
-            f"{result.updated} updated, {result.dirty_consumed} queued change(s) consumed."
+            f"{result.updated} updated, {result.deltas_consumed} queued change(s) consumed."
         )
         for difference in result.differences[:SHOWN]:
             changed = {
