@@ -12,6 +12,7 @@ from gridcmd.i18n import Problem
 
 from . import rules
 from .models import GridNode, Household, Level
+from .signals import tree_changed
 
 
 def raise_problems(problems: list[Problem]) -> None:
@@ -79,6 +80,7 @@ def grid_create(
     )
     node.full_clean(exclude=["path", "depth"])
     node.save()
+    tree_changed.send(sender=GridNode, history=False)
     return node
 
 
@@ -144,6 +146,7 @@ def grid_move(*, node: GridNode, new_parent: GridNode) -> GridNode:
     )
     GridNode.objects.filter(pk=node.pk).update(parent=new_parent, level=level)
     node.refresh_from_db()
+    tree_changed.send(sender=GridNode, history=True)
     return node
 
 
@@ -162,6 +165,7 @@ def household_upsert(
             "size": size,
         },
     )
+    tree_changed.send(sender=Household, history=False)
     return household
 
 

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class ScreeningConfig(AppConfig):
     name = "screening"
     verbose_name = _("screening")
+
+    def ready(self):
+        from grids.signals import tree_changed
+
+        from .ledger import tree_changed_receiver
+
+        tree_changed.connect(tree_changed_receiver, dispatch_uid="screening.rollup.tree_changed")

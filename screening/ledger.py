@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from grids.models import Household
 
 from .metrics import METRIC_NAMES
-from .models import Check, RollupDelta
+from .models import Check, DailyStat, RollupDelta
 
 M = len(METRIC_NAMES)
 
@@ -119,3 +120,22 @@ def _run_rollup() -> None:
     from .tasks import rollup_incremental
 
     rollup_incremental.delay()
+
+
+#: The days a move of grids makes stale: the dashboard's trend (older days keep the numbers
+#: of the tree they were rolled up in, until `manage.py rollup --date` rebuilds them).
+HISTORY_DAYS = 14
+
+
+def tree_changed_receiver(sender, *, history: bool, **kwargs) -> None:
+    """grids.signals.tree_changed: the days whose rows the change makes stale are queued for
+    a full recompute, in the transaction of the change. Days without rows are left alone:
+    their first change builds them."""
+    today = timezone.localdate()
+    first = today - datetime.timedelta(days=HISTORY_DAYS - 1) if history else today
+    mark_days_stale(
+        DailyStat.objects.filter(day__gte=first, day__lte=today)
+        .order_by()
+        .values_list("day", flat=True)
+        .distinct()
+    )

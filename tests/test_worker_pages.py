@@ -186,5 +186,5 @@ def test_admin_shows_checks_read_only(homes, worker, superuser):
         client.post(f"/admin/screening/check/{check.pk}/delete/", {"post": "yes"}).status_code
         == 403
     )
-    for model in ("checkrevision", "zeroreport", "dailystat", "rollupdirty"):
+    for model in ("checkrevision", "zeroreport", "dailystat", "rollupdelta"):
         assert client.get(f"/admin/screening/{model}/").status_code == 200

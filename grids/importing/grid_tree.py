@@ -24,6 +24,7 @@ from gridcmd.tabular import Column, TableError, open_table
 from grids import rules
 from grids.models import Category, GridNode, Household, Kind, Level
 from grids.services import node_path
+from grids.signals import tree_changed
 
 from .common import (
     BATCH_SIZE,
@@ -163,6 +164,9 @@ def grid_tree_import(
             result.created, result.updated, result.unchanged = plan.counts()
             if not dry_run:
                 plan.write()
+                if result.created or result.updated:
+                    # An import may re-parent existing grids: earlier days change too.
+                    tree_changed.send(sender=GridNode, history=bool(result.updated))
     return result
 
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from gridcmd.tabular import Column, TableError, open_table
 from grids import rules
 from grids.models import GridNode, Household
+from grids.signals import tree_changed
 
 from .common import (
     BATCH_SIZE,
@@ -87,6 +88,8 @@ def household_import(*, file, filename: str = "", user=None, dry_run: bool = Fal
                 result.created, result.updated, result.unchanged = counts
                 if not dry_run:
                     _run(table, scope, grids, errors, write=True)
+                    if result.created or result.updated:
+                        tree_changed.send(sender=Household, history=False)
         except TableError as exc:  # an undecodable byte deep in the file, found by the first pass
             errors.extend(exc.errors)
             result.errors = errors.report()
