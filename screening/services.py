@@ -245,11 +245,15 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
             uuid__in={item.uuid for item in items}
         ).values_list("uuid", "pk", "worker_id")
     }
+    # Locked for the rollup's ledger (screening.ledger), in one order against deadlocks.
     households = {
         code: (pk, grid_id, path)
-        for code, pk, grid_id, path in Household.objects.filter(
-            code__in={item.household_code for item in items}
-        ).values_list("code", "pk", "grid_id", "grid__path")
+        for code, pk, grid_id, path in Household.objects.select_for_update(
+            no_key=True, of=("self",)
+        )
+        .filter(code__in={item.household_code for item in items})
+        .order_by("pk")
+        .values_list("code", "pk", "grid_id", "grid__path")
     }
 
     # Validate each item on its own; collect the days whose permissions are needed.
@@ -327,7 +331,7 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
 
     if rows:
         ids = _insert_created(user, rows, now)
-        record_checks(
+        changes = [
             CheckChange(
                 row["household_id"],
                 row["grid_id"],
@@ -336,7 +340,8 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
                 after=[row[name] for name in METRIC_NAMES],
             )
             for row in rows
-        )
+        ]
+        record_checks(changes, households_locked=True)
         for index, row in zip(created_at, rows, strict=True):
             results[index] = BatchItemResult(
                 index, row["uuid"], BatchStatus.CREATED, check_id=ids[row["uuid"]]
