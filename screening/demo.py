@@ -43,7 +43,7 @@ from grids.models import GridNode, Household
 from personnel.demo import insert_rows
 from personnel.models import Assignment
 
-from . import rollup
+from . import ledger, rollup
 from .metrics import METRIC_NAMES
 from .models import Check, CheckRevision, Method, ZeroReport
 from .services import SNAPSHOT_FIELDS
@@ -273,6 +273,7 @@ def write_checks(checks: list[dict], now: datetime.datetime) -> list[dict]:
             )
         )
     new = [c | {"created_at": now, "updated_at": now} for c in checks if c["uuid"] not in known]
+    ledger.prepare_created(new)  # which check counts each household (its counts_household)
     insert_rows(Check, new)
     ids: dict[uuid.UUID, int] = {}
     new_uuids = [c["uuid"] for c in new]

@@ -7,22 +7,22 @@ incremental rollup sees every committed change, however late it commits, and add
 once. With no Redis (the embedded default) the rollup also runs in-process once the
 transaction commits, so the dashboard stays fresh without a beat.
 
-households_checked counts distinct households, so a check adds one only when it is the
-first counted check of its household in its grid that day, and a void takes one away only
-from the last. The ledger decides this under a row lock on each household (FOR NO KEY
-UPDATE: it blocks the ledger of another transaction writing for the same household, not
-the foreign-key checks of plain inserts), after the write, so the second of two concurrent
-writers always sees the first one's check.
+households_checked counts distinct households. Of the counted checks of one household in
+one grid on one day, exactly one carries `Check.counts_household`; households_checked is
+the number of such checks, a plain sum the full recompute reads in the same pass as the
+metrics. The ledger keeps that flag: a new check takes it when its household has no counted
+check there that day yet; a void hands it to the household's next counted check, if any.
+It decides under a row lock on each household (FOR NO KEY UPDATE: it blocks another
+transaction's ledger for the same household, not the foreign-key checks of plain inserts),
+so of two concurrent first checks of a household only one takes the flag.
 """
 
 import datetime
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from grids.models import Household
@@ -35,19 +35,19 @@ M = len(METRIC_NAMES)
 
 @dataclass(frozen=True)
 class CheckChange:
-    """One check before and after a write. `before` and `after` are its metric values in
-    METRIC_NAMES order while it counts in the totals, None while it does not (not written
-    yet, or voided)."""
+    """One check's write, as the rollup sees it. `before` and `after` are its metric values
+    in METRIC_NAMES order while it counts in the totals, None while it does not (not
+    written yet, or voided); `households` is the change of households_checked it made."""
 
-    household_id: int
     grid_id: int
     day: datetime.date
     before: Sequence[int] | None
     after: Sequence[int] | None
+    households: int = 0
 
 
 def lock_households(ids: Iterable[int]) -> None:
-    """Serialize with any other transaction recording checks of these households."""
+    """Serialize with any other transaction's ledger for these households."""
     list(
         Household.objects.select_for_update(no_key=True)
         .filter(pk__in=sorted(set(ids)))
@@ -56,41 +56,102 @@ def lock_households(ids: Iterable[int]) -> None:
     )
 
 
-def record_checks(changes: Iterable[CheckChange], *, households_locked: bool = False) -> None:
-    """Queue what these check writes (already made in this transaction) change. A caller
-    that has locked the households' rows FOR NO KEY UPDATE (or FOR UPDATE) in this
-    transaction already says so, and saves a query."""
-    changes = [c for c in changes if c.before != c.after]
-    if not changes:
+def metrics(check) -> list[int]:
+    return [getattr(check, name) for name in METRIC_NAMES]
+
+
+# --- new checks: prepare_created before the insert, record_created after it --------------------
+
+
+def prepare_created(rows: Sequence[dict], *, households_locked: bool = False) -> None:
+    """Set "counts_household" on new check rows (dicts of Check's field values) before they
+    are inserted: True on the first counted row of each household, grid and day that has
+    no counted check stored yet. A caller that has locked the households' rows in this
+    transaction already (FOR NO KEY UPDATE or FOR UPDATE) says so, and saves a query."""
+    counted_rows = [row for row in rows if row.get("voided_at") is None]
+    for row in rows:
+        row["counts_household"] = False
+    if not counted_rows:
         return
-    households = sorted({c.household_id for c in changes})
-    days = {c.day for c in changes}
+    households = {row["household_id"] for row in counted_rows}
     if not households_locked:
         lock_households(households)
-    counted_now = {
-        (household_id, grid_id, day): n
-        for household_id, grid_id, day, n in Check.objects.counted()
-        .filter(household_id__in=households, checked_on__in=days)
-        .order_by()
-        .values("household_id", "grid_id", "checked_on")
-        .annotate(n=Count("id"))
-        .values_list("household_id", "grid_id", "checked_on", "n")
-    }
-    # Per (household, grid, day): how many checks started (+1) or stopped (-1) counting.
-    became: dict[tuple, int] = defaultdict(int)
+    taken = set(
+        Check.objects.counted()
+        .filter(
+            household_id__in=households,
+            checked_on__in={row["checked_on"] for row in counted_rows},
+            counts_household=True,
+        )
+        .values_list("household_id", "grid_id", "checked_on")
+    )
+    for row in counted_rows:
+        key = (row["household_id"], row["grid_id"], row["checked_on"])
+        if key not in taken:
+            row["counts_household"] = True
+            taken.add(key)
+
+
+def record_created(rows: Iterable[dict]) -> None:
+    """Queue the change of new check rows, inserted after prepare_created()."""
+    record_checks(
+        CheckChange(
+            row["grid_id"],
+            row["checked_on"],
+            before=None,
+            after=None if row.get("voided_at") is not None else [row[m] for m in METRIC_NAMES],
+            households=int(row["counts_household"]),
+        )
+        for row in rows
+    )
+
+
+# --- corrections and voids ---------------------------------------------------------------------
+
+
+def record_corrected(check, *, before: Sequence[int]) -> None:
+    """Queue a correction of a counted check's metrics (its household count is unchanged)."""
+    record_checks([CheckChange(check.grid_id, check.checked_on, before, metrics(check))])
+
+
+def record_voided(check) -> None:
+    """Queue the void of a check that counted until this write (voided_at is set and saved),
+    and hand its household's flag to the household's next counted check there that day."""
+    households = 0
+    if check.counts_household:
+        lock_households([check.household_id])
+        Check.objects.filter(pk=check.pk).update(counts_household=False)
+        check.counts_household = False
+        heir = (
+            Check.objects.counted()
+            .filter(
+                household_id=check.household_id,
+                grid_id=check.grid_id,
+                checked_on=check.checked_on,
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if heir is None:
+            households = -1
+        else:
+            Check.objects.filter(pk=heir).update(counts_household=True)
+    record_checks([CheckChange(check.grid_id, check.checked_on, metrics(check), None, households)])
+
+
+def record_checks(changes: Iterable[CheckChange]) -> None:
+    """Queue these changes, summed per (grid, day): one queue row each."""
     deltas: dict[tuple[int, datetime.date], list[int]] = {}
     for change in changes:
-        key = (change.household_id, change.grid_id, change.day)
-        became[key] += (change.after is not None) - (change.before is not None)
+        if change.before == change.after and not change.households:
+            continue
         delta = deltas.setdefault((change.grid_id, change.day), [0] * (M + 1))
         for i, value in enumerate(change.after or ()):
             delta[i] += value
         for i, value in enumerate(change.before or ()):
             delta[i] -= value
-    for (household_id, grid_id, day), n in became.items():
-        now = counted_now.get((household_id, grid_id, day), 0)
-        before = now - n
-        deltas[(grid_id, day)][M] += (now > 0) - (before > 0)
+        delta[M] += change.households
     _queue(
         RollupDelta(
             grid_id=grid_id,

@@ -60,6 +60,9 @@ class Check(models.Model):
     )
     note = models.CharField(_("note"), max_length=500, blank=True)
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    # True on exactly one counted check per household, grid and day: the one that counts the
+    # household in households_checked. Kept by screening.ledger (docs/adr/0012).
+    counts_household = models.BooleanField(default=False, editable=False)
     void_reason = models.CharField(_("reason for voiding"), max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

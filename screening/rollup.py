@@ -4,7 +4,8 @@ aggregation of the raw checks and zero reports (docs/adr/0009-rollup.md).
 Each node's row is the sum over its subtree of every grid's *own* numbers:
 
 - the metrics of METRICS, summed over the grid's counted (not voided) checks of the day;
-- households_checked: distinct households with a counted check in the grid that day;
+- households_checked: distinct households with a counted check in the grid that day (the
+  checks carrying counts_household, one per household: screening.ledger);
 - leaves_reported: 1 for a leaf (a grid without children) with a counted check or a zero
   report that day;
 - households_total: the households now in the grid; leaves_expected: 1 for a leaf.
@@ -37,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, Count, Exists, F, OuterRef, Sum, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.utils import timezone
 
 from grids.models import GridNode, Household
@@ -189,7 +190,9 @@ def _check_sums(day: datetime.date, grid_ids: list[int] | None = None) -> dict[i
     """Each grid's own check numbers for the day: metric sums and distinct households, over
     counted checks; one GROUP BY (per chunk of grids when grid_ids is given)."""
     aggregates = {name: Sum(name) for name in METRIC_NAMES}
-    aggregates["hh"] = Count("household_id", distinct=True)
+    # One counted check per household, grid and day carries counts_household (the ledger
+    # keeps it so), so distinct households are a plain count in the same pass.
+    aggregates["hh"] = Count("id", filter=Q(counts_household=True))
     base = Check.objects.counted().filter(checked_on=day).order_by()
     queries = [
         query.values("grid_id").annotate(**aggregates).values_list("grid_id", *METRIC_NAMES, "hh")

@@ -27,7 +27,14 @@ from grids.models import GridNode, Household
 from grids.scoping import path_in_jurisdiction
 from grids.services import raise_problems
 
-from .ledger import CheckChange, record_checks, record_zero_report
+from .ledger import (
+    metrics,
+    prepare_created,
+    record_corrected,
+    record_created,
+    record_voided,
+    record_zero_report,
+)
 from .metrics import METRIC_NAMES
 from .models import Check, CheckRevision, Method, ZeroReport
 from .selectors import local_today, worker_grids
@@ -323,6 +330,7 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
                 **{name: item.counts.get(name, 0) for name in METRIC_NAMES},
                 "voided_at": None,
                 "void_reason": "",
+                "counts_household": False,  # set by prepare_created
                 "created_at": now,
                 "updated_at": now,
             }
@@ -330,18 +338,9 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
         created_at.append(index)
 
     if rows:
+        prepare_created(rows, households_locked=True)
         ids = _insert_created(user, rows, now)
-        changes = [
-            CheckChange(
-                row["household_id"],
-                row["grid_id"],
-                row["checked_on"],
-                before=None,
-                after=[row[name] for name in METRIC_NAMES],
-            )
-            for row in rows
-        ]
-        record_checks(changes, households_locked=True)
+        record_created(rows)
         for index, row in zip(created_at, rows, strict=True):
             results[index] = BatchItemResult(
                 index, row["uuid"], BatchStatus.CREATED, check_id=ids[row["uuid"]]
@@ -422,14 +421,6 @@ def _error(index: int, item: CheckInput, problems: list[Problem]) -> BatchItemRe
 # --- Corrections and voids ---------------------------------------------------------------------
 
 
-def _metrics(check: Check) -> list[int]:
-    return [getattr(check, name) for name in METRIC_NAMES]
-
-
-def _change(check: Check, *, before, after) -> CheckChange:
-    return CheckChange(check.household_id, check.grid_id, check.checked_on, before, after)
-
-
 def _locked(check: Check) -> Check:
     return Check.objects.select_for_update(of=("self",)).select_related("grid").get(pk=check.pk)
 
@@ -466,7 +457,7 @@ def check_correct(
     raise_problems(count_problems(merged) + _text_problems(method=new_method, note=new_note))
 
     before = snapshot(check)
-    counted_before = _metrics(check)
+    counted_before = metrics(check)
     changes = {**merged, "method": new_method, "note": new_note}
     changed = [name for name, value in changes.items() if getattr(check, name) != value]
     if not changed:
@@ -481,7 +472,7 @@ def check_correct(
         before=before,
         after=snapshot(check),
     )
-    record_checks([_change(check, before=counted_before, after=_metrics(check))])
+    record_corrected(check, before=counted_before)
     return check
 
 
@@ -529,7 +520,7 @@ def check_void(*, user, check: Check, reason: str) -> tuple[Check, bool]:
         before=before,
         after=snapshot(check),
     )
-    record_checks([_change(check, before=_metrics(check), after=None)])
+    record_voided(check)
     return check, True
 
 

@@ -13,8 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from grids.models import Category, GridNode, Household, Kind, Level
-from screening import rollup, tasks
-from screening.ledger import CheckChange, record_checks, record_zero_report
+from screening import ledger, rollup, tasks
 from screening.metrics import METRIC_NAMES
 from screening.models import Check, DailyStat, RollupDelta, ZeroReport
 from tests.factories import Tree, make_grid, make_household, make_user
@@ -72,35 +71,32 @@ def assert_rollup_correct(day: datetime.date) -> None:
 # ledger in one transaction); the property test uses these too --------------------------------
 
 
-def metrics(check: Check) -> list[int]:
-    return [getattr(check, name) for name in METRIC_NAMES]
-
-
-def record(check: Check, before, after) -> None:
-    record_checks([CheckChange(check.household_id, check.grid_id, check.checked_on, before, after)])
-
-
 def write_check(household, day, *, worker, counts=None, grid=None, check_uuid=None) -> Check:
     with transaction.atomic():
-        check = Check.objects.create(
-            uuid=check_uuid or uuid.uuid4(),
-            household=household,
-            grid=grid or household.grid,
-            worker=worker,
-            checked_on=day,
-            checked_at=timezone.now(),
-            **(counts or {}),
-        )
-        record(check, None, metrics(check))
+        row = {
+            "uuid": check_uuid or uuid.uuid4(),
+            "household_id": household.id,
+            "grid_id": (grid or household.grid).id,
+            "worker_id": worker.id,
+            "checked_on": day,
+            "checked_at": timezone.now(),
+            "voided_at": None,
+            **{name: (counts or {}).get(name, 0) for name in METRIC_NAMES},
+        }
+        ledger.prepare_created([row])
+        check = Check.objects.create(**row)
+        ledger.record_created([row])
     return check
 
 
 def correct_check(check: Check, counts: dict) -> None:
     with transaction.atomic():
         stored = Check.objects.select_for_update().get(pk=check.pk)
+        if stored.voided_at is not None:  # the service refuses to correct a voided check
+            return
+        before = ledger.metrics(stored)
         Check.objects.filter(pk=check.pk).update(**counts)
-        if stored.voided_at is None:  # the service refuses to correct a voided check
-            record(stored, metrics(stored), metrics(Check.objects.get(pk=check.pk)))
+        ledger.record_corrected(Check.objects.get(pk=check.pk), before=before)
 
 
 def void_check(check: Check) -> None:
@@ -108,14 +104,16 @@ def void_check(check: Check) -> None:
         stored = Check.objects.select_for_update().get(pk=check.pk)
         if stored.voided_at is not None:
             return
-        Check.objects.filter(pk=check.pk).update(voided_at=timezone.now(), void_reason="x")
-        record(stored, metrics(stored), None)
+        stored.voided_at = timezone.now()
+        stored.void_reason = "x"
+        stored.save(update_fields=["voided_at", "void_reason"])
+        ledger.record_voided(stored)
 
 
 def file_zero_report(grid, day, *, reporter) -> None:
     with transaction.atomic():
         ZeroReport.objects.create(grid=grid, reported_on=day, reporter=reporter)
-        record_zero_report(grid_id=grid.id, day=day)
+        ledger.record_zero_report(grid_id=grid.id, day=day)
 
 
 # --- fixtures ------------------------------------------------------------------------------

@@ -47,8 +47,7 @@ from django.utils import timezone
 
 from grids.demo import CITY_CODE
 from grids.models import GridNode, Household
-from screening import rollup
-from screening.ledger import CheckChange, record_checks
+from screening import ledger, rollup
 from screening.metrics import METRIC_NAMES
 from screening.models import Check, DailyStat, RollupDelta
 
@@ -70,21 +69,30 @@ NOTE_API = "bench-api"
 # 20% by phone, 0.2% voided; rare risk findings; samples taken in 30% of households.
 GENERATE_DAY = f"""
 INSERT INTO screening_check (uuid, checked_on, checked_at, method, note, void_reason,
-    created_at, updated_at, {", ".join(METRIC_NAMES)}, grid_id, household_id, worker_id, voided_at)
+    created_at, updated_at, {", ".join(METRIC_NAMES)}, grid_id, household_id, worker_id, voided_at,
+    counts_household)
 SELECT gen_random_uuid(), %(day)s, at, CASE WHEN random() < 0.8 THEN 'visit' ELSE 'phone' END,
     '{NOTE}', '', at, at,
     size, (random() < 0.05)::int, (random() < 0.005)::int, (random() < 0.01)::int,
     (random() < 0.001)::int, (random() < 0.002)::int, CASE WHEN random() < 0.3 THEN size ELSE 0 END,
-    grid_id, id, %(worker)s, CASE WHEN random() < 0.002 THEN at END
+    grid_id, id, %(worker)s, voided_at,
+    -- The household's first counted check counts it (screening.ledger's rule).
+    voided_at IS NULL AND row_number() OVER (
+        PARTITION BY id, voided_at IS NULL ORDER BY at) = 1
 FROM (
-    SELECT h.id, h.grid_id, h.size,
-        (%(day)s::date + time '08:00') AT TIME ZONE 'Asia/Shanghai' + random() * interval '12 hours' AS at
-    FROM grids_household h
-    -- h.id > 0 ties the call to the row, so random() is drawn per household, not once.
-    CROSS JOIN LATERAL generate_series(1, 1 + (random() < 0.0125 AND h.id > 0)::int)
-    ORDER BY random()
-    LIMIT %(limit)s
+    SELECT h.id, h.grid_id, h.size, at, CASE WHEN random() < 0.002 THEN at END AS voided_at
+    FROM (
+        SELECT h.id, h.grid_id, h.size,
+            (%(day)s::date + time '08:00') AT TIME ZONE 'Asia/Shanghai'
+                + random() * interval '12 hours' AS at
+        FROM grids_household h
+        -- h.id > 0 ties the call to the row, so random() is drawn per household, not once.
+        CROSS JOIN LATERAL generate_series(1, 1 + (random() < 0.0125 AND h.id > 0)::int)
+        ORDER BY random()
+        LIMIT %(limit)s
+    ) AS h
 ) AS s
+ORDER BY random()
 """
 # The leaves without households say "nothing to report" every day.
 ZERO_REPORTS = """
@@ -99,10 +107,6 @@ FLOOR_SQL = f"""
 SELECT grid_id, count(*), {", ".join(f"sum({m})" for m in METRIC_NAMES)}
 FROM screening_check WHERE checked_on = %s AND voided_at IS NULL GROUP BY grid_id
 """
-
-
-def metrics(check: Check) -> list[int]:
-    return [getattr(check, name) for name in METRIC_NAMES]
 
 
 def sql(query, params=None):
@@ -299,27 +303,28 @@ class Command(BaseCommand):
         transaction its rows and their changes in the rollup's ledger."""
         now = timezone.now()
         new = [
-            Check(
-                uuid=uuid.uuid4(),
-                household_id=hid,
-                grid_id=gid,
-                worker_id=self.admin.pk,
-                checked_on=self.day,
-                checked_at=now,
-                note=NOTE_CHANGE,
-                persons_present=size,
-                returnees=int(self.rng.random() < 0.1),
-                fever=int(self.rng.random() < 0.01),
-            )
+            {
+                "uuid": uuid.uuid4(),
+                "household_id": hid,
+                "grid_id": gid,
+                "worker_id": self.admin.pk,
+                "checked_on": self.day,
+                "checked_at": now,
+                "note": NOTE_CHANGE,
+                "voided_at": None,
+                **dict.fromkeys(METRIC_NAMES, 0),
+                "persons_present": size,
+                "returnees": int(self.rng.random() < 0.1),
+                "fever": int(self.rng.random() < 0.01),
+            }
             for hid, gid, size in household_rows
         ]
         for start in range(0, len(new), CHANGE_TRANSACTION):
             with transaction.atomic():
-                chunk = Check.objects.bulk_create(new[start : start + CHANGE_TRANSACTION])
-                record_checks(
-                    CheckChange(c.household_id, c.grid_id, c.checked_on, None, metrics(c))
-                    for c in chunk
-                )
+                chunk = new[start : start + CHANGE_TRANSACTION]
+                ledger.prepare_created(chunk)
+                Check.objects.bulk_create(Check(**row) for row in chunk)
+                ledger.record_created(chunk)
         for start in range(0, len(corrections), CHANGE_TRANSACTION):
             with transaction.atomic():
                 ids = corrections[start : start + CHANGE_TRANSACTION]
@@ -330,9 +335,9 @@ class Command(BaseCommand):
                     [[c.id for c in before]],
                 )
                 after = {c.id: c for c in Check.objects.filter(id__in=ids)}
-                record_checks(
-                    CheckChange(
-                        c.household_id, c.grid_id, c.checked_on, metrics(c), metrics(after[c.id])
+                ledger.record_checks(
+                    ledger.CheckChange(
+                        c.grid_id, c.checked_on, ledger.metrics(c), ledger.metrics(after[c.id])
                     )
                     for c in before
                 )
