@@ -37,6 +37,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.utils import timezone
@@ -186,24 +187,32 @@ def _outermost() -> bool:
     )
 
 
-def _check_sums(day: datetime.date, grid_ids: list[int] | None = None) -> dict[int, list[int]]:
-    """Each grid's own check numbers for the day: metric sums and distinct households, over
-    counted checks; one GROUP BY (per chunk of grids when grid_ids is given)."""
+def _rows(queryset) -> list[tuple]:
+    """A values_list queryset's rows through a plain cursor: on tens of thousands of rows,
+    Django's own row iteration costs more than the query."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _check_sums(day: datetime.date) -> list[tuple]:
+    """Each grid's own check numbers for the day, over counted checks: (grid id, metric
+    sums..., households checked), one GROUP BY."""
     aggregates = {name: Sum(name) for name in METRIC_NAMES}
     # One counted check per household, grid and day carries counts_household (the ledger
     # keeps it so), so distinct households are a plain count in the same pass.
     aggregates["hh"] = Count("id", filter=Q(counts_household=True))
-    base = Check.objects.counted().filter(checked_on=day).order_by()
-    queries = [
-        query.values("grid_id").annotate(**aggregates).values_list("grid_id", *METRIC_NAMES, "hh")
-        for query in (
-            [base]
-            if grid_ids is None
-            else [base.filter(grid_id__in=chunk) for chunk in _chunks(grid_ids)]
-        )
-    ]
+    query = (
+        Check.objects.counted()
+        .filter(checked_on=day)
+        .order_by()
+        .values("grid_id")
+        .annotate(**aggregates)
+        .values_list("grid_id", *METRIC_NAMES, "hh")
+    )
     if connection.vendor != "postgresql":
-        return _collect(queries)
+        return _rows(query)
     # Read the day's rows through a bitmap of the (checked_on, grid) index, each page once in
     # physical order. Left alone, the planner either scans every day's checks (14 times the
     # pages) or walks the index in grid order, fetching the heap a row at a time (checks
@@ -212,19 +221,11 @@ def _check_sums(day: datetime.date, grid_ids: list[int] | None = None) -> dict[i
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
     try:
-        return _collect(queries)
+        return _rows(query)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_seqscan = on")
             cursor.execute("SET LOCAL enable_indexscan = on")
-
-
-def _collect(queries) -> dict[int, list[int]]:
-    sums: dict[int, list[int]] = {}
-    for query in queries:
-        for row in query:
-            sums[row[0]] = list(row[1:])
-    return sums
 
 
 def _zero_reported(day: datetime.date, grid_ids: list[int] | None = None) -> set[int]:
@@ -237,46 +238,71 @@ def _zero_reported(day: datetime.date, grid_ids: list[int] | None = None) -> set
     return found
 
 
-def _own_check_numbers(
-    grid_id: int, is_leaf: bool, sums: dict[int, list[int]], zero: set[int]
-) -> list[int]:
-    """A grid's own CHECK_FIELDS from the raw aggregates."""
-    own = sums.get(grid_id)
-    numbers = list(own) if own else [0] * (N_CHECK - 1)  # metrics + households_checked
-    numbers.append(1 if is_leaf and (own is not None or grid_id in zero) else 0)
-    return numbers
+def _positions(ids: np.ndarray, wanted) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of `wanted` sits in the sorted `ids`: (positions, mask of those found)."""
+    wanted = np.asarray(wanted, dtype=np.int64)
+    if not len(ids):
+        return np.zeros(0, np.int64), np.zeros(len(wanted), bool)
+    at = np.searchsorted(ids, wanted).clip(max=len(ids) - 1)
+    found = ids[at] == wanted
+    return at[found], found
+
+
+def _matrix(rows: list[tuple], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of (node id, numbers...) as (positions in ids, numbers), rows of unknown nodes
+    dropped."""
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.int64)
+    array = np.array(rows, dtype=np.int64)
+    at, found = _positions(ids, array[:, 0])
+    return at, array[found, 1:]
 
 
 # --- full recompute ----------------------------------------------------------------------
 
 
-def compute_day(day: datetime.date) -> dict[int, list[int]]:
-    """Every node's FIELDS for the day, straight from the raw rows: {node id: numbers}."""
-    sums = _check_sums(day)
-    zero = _zero_reported(day)
-    households = dict(
-        Household.objects.order_by()
-        .values("grid_id")
-        .annotate(n=Count("*"))
-        .values_list("grid_id", "n")
+def compute_day(day: datetime.date) -> tuple[np.ndarray, np.ndarray]:
+    """Every node's FIELDS for the day, straight from the raw rows: (node ids in ascending
+    order, one row of FIELDS per node). Vectorised: the fold of ~22,000 nodes takes
+    milliseconds, where Python lists took a tenth of a second."""
+    nodes = _rows(GridNode.objects.order_by("id").values_list("id", "parent_id", "depth"))
+    n = len(nodes)
+    ids = np.fromiter((row[0] for row in nodes), np.int64, n)
+    parent_ids = np.fromiter((row[1] or 0 for row in nodes), np.int64, n)
+    depth = np.fromiter((row[2] for row in nodes), np.int64, n)
+    parent, has_parent = _positions(ids, parent_ids)
+    parent_of = np.zeros(n, np.int64)
+    parent_of[has_parent] = parent
+    leaf = np.ones(n, bool)
+    leaf[parent] = False
+
+    numbers = np.zeros((n, N), np.int64)
+    reported = np.zeros(n, bool)
+    at, sums = _matrix(_check_sums(day), ids)
+    if len(at):
+        numbers[at, : N_CHECK - 1] = sums  # metrics and households_checked
+        reported[at] = True  # a counted check
+    at, _ = _positions(ids, sorted(_zero_reported(day)))
+    reported[at] = True
+    numbers[:, I_LEAVES_REPORTED] = leaf & reported
+    at, households = _matrix(
+        _rows(
+            Household.objects.order_by()
+            .values("grid_id")
+            .annotate(n=Count("*"))
+            .values_list("grid_id", "n")
+        ),
+        ids,
     )
-    nodes = list(GridNode.objects.order_by().values_list("id", "parent_id", "depth"))
-    parents = {parent_id for _, parent_id, _ in nodes if parent_id is not None}
-    totals: dict[int, list[int]] = {}
-    for node_id, _, _ in nodes:
-        is_leaf = node_id not in parents
-        numbers = _own_check_numbers(node_id, is_leaf, sums, zero)
-        numbers.append(households.get(node_id, 0))
-        numbers.append(1 if is_leaf else 0)
-        totals[node_id] = numbers
-    # Fold bottom-up: deepest first, each node adds its subtree's totals into its parent, so
-    # the work grows with the number of nodes, not with nodes x depth.
-    for node_id, parent_id, _ in sorted(nodes, key=lambda n: -n[2]):
-        if parent_id is not None:
-            parent = totals[parent_id]
-            child = totals[node_id]
-            totals[parent_id] = [a + b for a, b in zip(parent, child, strict=True)]
-    return totals
+    if len(at):
+        numbers[at, I_HOUSEHOLDS_TOTAL] = households[:, 0]
+    numbers[:, I_LEAVES_EXPECTED] = leaf
+    # Fold bottom-up, one level at a time, deepest first: each node adds its subtree's
+    # totals into its parent.
+    for level in range(int(depth.max(initial=0)), 0, -1):
+        moving = (depth == level) & has_parent
+        np.add.at(numbers, parent_of[moving], numbers[moving])
+    return ids, numbers
 
 
 def full_recompute(day: datetime.date) -> FullResult:
@@ -289,39 +315,35 @@ def full_recompute(day: datetime.date) -> FullResult:
 
 def _full_recompute_locked(day: datetime.date) -> FullResult:
     result = FullResult(day=day)
-    computed = compute_day(day)
-    stored = {
-        row[0]: (row[1], list(row[2:]))
-        for row in DailyStat.objects.filter(day=day)
-        .order_by()
-        .values_list("node_id", "id", *FIELDS)
-    }
-    result.nodes = len(computed)
-    changed: list[tuple[int, list[int]]] = []
-    for node_id, numbers in computed.items():
-        old = stored.get(node_id)
-        if old is not None and old[1] == numbers:
-            continue
-        changed.append((node_id, numbers))
-        if old is None:
-            result.inserted += 1
-        else:
-            result.updated += 1
-    if stored and changed:
+    ids, computed = compute_day(day)
+    result.nodes = len(ids)
+    at, stored = _matrix(
+        _rows(DailyStat.objects.filter(day=day).order_by().values_list("node_id", *FIELDS)), ids
+    )
+    has_row = np.zeros(len(ids), bool)
+    has_row[at] = True
+    differs = ~has_row
+    if len(at):
+        differs[at] = (stored != computed[at]).any(axis=1)
+    changed = np.flatnonzero(differs)
+    result.inserted = int((~has_row[changed]).sum())
+    result.updated = len(changed) - result.inserted
+    if result.updated:
         # Only a recompute over existing rows has differences worth reporting.
+        old = dict(zip(ids[at].tolist(), stored.tolist(), strict=True))
         codes = dict(
-            GridNode.objects.filter(id__in=[n for n, _ in changed]).values_list("id", "code")
+            GridNode.objects.filter(id__in=ids[changed].tolist()).values_list("id", "code")
         )
-        for node_id, numbers in changed:
-            old = stored.get(node_id)
+        for i in changed.tolist():
+            node_id = int(ids[i])
             result.differences.append(
                 Difference(
                     code=codes.get(node_id, str(node_id)),
-                    stored=dict(zip(FIELDS, old[1], strict=True)) if old else None,
-                    computed=dict(zip(FIELDS, numbers, strict=True)),
+                    stored=dict(zip(FIELDS, old[node_id], strict=True)) if node_id in old else None,
+                    computed=dict(zip(FIELDS, computed[i].tolist(), strict=True)),
                 )
             )
-    _upsert(day, changed)
+    _upsert(day, list(zip(ids[changed].tolist(), computed[changed].tolist(), strict=True)))
     # In the snapshot the numbers were read in (REPEATABLE READ on PostgreSQL; SQLite has
     # one writer), this deletes exactly the queued changes those numbers include.
     result.deltas_consumed = RollupDelta.objects.filter(day=day).delete()[0]
