@@ -253,17 +253,39 @@ class Command(BaseCommand):
         return median, result
 
     def floor(self) -> float:
-        a, rows = self.median(
-            "(a) GROUP BY of the day's checks by leaf", lambda: sql(FLOOR_SQL, [self.day])
-        )
+        """(a) twice: as the planner runs the bare query, and through the bitmap of the
+        (checked_on, grid) index that the rollup asks for. The faster is the floor the
+        ratio is taken against."""
+
+        def bare():
+            with transaction.atomic():
+                sql("SET LOCAL jit = off")
+                return sql(FLOOR_SQL, [self.day])
+
+        def bitmap():
+            with transaction.atomic():
+                sql("SET LOCAL jit = off")
+                sql("SET LOCAL enable_seqscan = off")
+                sql("SET LOCAL enable_indexscan = off")
+                return sql(FLOOR_SQL, [self.day])
+
+        planned, rows = self.median("(a) GROUP BY of the day's checks by leaf", bare)
+        indexed, _ = self.median("(a) the same through the index bitmap", bitmap)
         self.rows.append(
             (
-                f"(a) bare GROUP BY of the day's checks by leaf ({len(rows):,} leaves)",
-                f"{a:.0f} ms",
+                f"(a) bare GROUP BY of the day's checks by leaf ({len(rows):,} leaves), as planned",
+                f"{planned:.0f} ms",
                 "~500 ms (the floor)",
             )
         )
-        return a
+        self.rows.append(
+            (
+                "(a) the same GROUP BY through the (checked_on, grid) index bitmap",
+                f"{indexed:.0f} ms",
+                "the floor b is held to",
+            )
+        )
+        return min(planned, indexed)
 
     def full(self, a: float) -> None:
         def drop_day():
