@@ -22,6 +22,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from gridcmd.api import FieldsBuiltOnce
 from gridcmd.i18n import bilingual
 from grids.models import GridNode
 from grids.scoping import path_in_jurisdiction
@@ -182,7 +183,7 @@ CheckCorrectionSerializer = type(
 )
 
 
-class CheckSerializer(serializers.ModelSerializer):
+class CheckSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     household = serializers.CharField(source="household.code", read_only=True)
     grid = serializers.CharField(source="grid.code", read_only=True)
     worker = serializers.CharField(source="worker.get_username", read_only=True)
