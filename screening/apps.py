@@ -7,6 +7,7 @@ class ScreeningConfig(AppConfig):
     verbose_name = _("screening")
 
     def ready(self):
+        import gridcmd.arrays  # noqa: F401  (registers __any_of)
         from grids.signals import tree_changed
 
         from .ledger import tree_changed_receiver

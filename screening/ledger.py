@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from gridcmd.arrays import array_literal
 from grids.models import Household
 
 from .metrics import METRIC_NAMES
@@ -198,7 +199,7 @@ def _insert_postgresql(rows: list[RollupDelta]) -> None:
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(columns)}, created_at) "
             f"SELECT *, now() FROM unnest({', '.join(f'%s::{t}[]' for t in types)})",
-            [[getattr(row, column) for row in rows] for column in columns],
+            [array_literal([getattr(row, column) for row in rows]) for column in columns],
         )
 
 

@@ -42,6 +42,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.utils import timezone
 
+from gridcmd.arrays import array_literal
 from grids.models import GridNode, Household
 
 from .metrics import METRIC_NAMES
@@ -55,8 +56,9 @@ logger = logging.getLogger(__name__)
 INCREMENTAL_BATCH_SIZE = 10_000
 # Batches one run_incremental() call drains at most, so one task never runs unbounded.
 MAX_BATCHES_PER_RUN = 20
-# Ids per IN (...) list; SQLite allows 32,766 parameters a statement.
-CHUNK = 5_000
+# Values per list (`__any_of`): PostgreSQL gets one array parameter; SQLite binds at most
+# 32,766 parameters a statement.
+CHUNK = 30_000
 # The PostgreSQL advisory lock every rollup transaction takes (b"grid" as an integer).
 ROLLUP_LOCK_KEY = 0x67726964
 
@@ -234,7 +236,7 @@ def _zero_reported(day: datetime.date, grid_ids: list[int] | None = None) -> set
         return set(base.values_list("grid_id", flat=True))
     found: set[int] = set()
     for chunk in _chunks(grid_ids):
-        found.update(base.filter(grid_id__in=chunk).values_list("grid_id", flat=True))
+        found.update(base.filter(grid_id__any_of=chunk).values_list("grid_id", flat=True))
     return found
 
 
@@ -369,7 +371,7 @@ def _upsert(day: datetime.date, rows: list[tuple[int, list[int]]]) -> None:
                     f"SELECT v.node_id, %s::date, {select}, %s "
                     f"FROM unnest({arrays}) AS v(node_id, {columns}) "
                     f"ON CONFLICT (node_id, day) DO UPDATE SET {updates}",
-                    [day, now, *(p[start : start + 50_000] for p in params)],
+                    [day, now, *(array_literal(p[start : start + 50_000]) for p in params)],
                 )
         return
     DailyStat.objects.bulk_create(
@@ -389,7 +391,7 @@ def _upsert(day: datetime.date, rows: list[tuple[int, list[int]]]) -> None:
 def _delete_queued(ids: list[int]) -> int:
     deleted = 0
     for chunk in _chunks(ids):
-        deleted += RollupDelta.objects.filter(id__in=chunk).delete()[0]
+        deleted += RollupDelta.objects.filter(id__any_of=chunk).delete()[0]
     return deleted
 
 
@@ -436,7 +438,7 @@ def incremental_batch(
         sums = {name: Sum(name) for name in DELTA_FIELDS}
         for chunk in _chunks(ids):
             for grid_id, grid_day, *delta in (
-                RollupDelta.objects.filter(id__in=chunk)
+                RollupDelta.objects.filter(id__any_of=chunk)
                 .order_by()
                 .values("grid_id", "day")
                 .annotate(**sums)
@@ -459,16 +461,10 @@ def incremental_batch(
                 result.grids += len(per_grid[grid_day])
             else:
                 stale.add(grid_day)
-        if stale:
-            ids = list(
-                RollupDelta.objects.filter(id__in=ids)
-                .exclude(day__in=stale)
-                .values_list("id", flat=True)
-            )
         read = len(ids)
         if stale:
             ids = list(
-                RollupDelta.objects.filter(id__in=ids)
+                RollupDelta.objects.filter(id__any_of=ids)
                 .exclude(day__in=stale)
                 .values_list("id", flat=True)
             )
@@ -494,7 +490,7 @@ def _fold_day(day: datetime.date, grid_deltas: dict[int, list[int]], result) -> 
     grids: dict[int, tuple[str, bool]] = {}
     for chunk in _chunks(sorted(grid_deltas)):
         for grid_id, path, inner in (
-            GridNode.objects.filter(id__in=chunk)
+            GridNode.objects.filter(id__any_of=chunk)
             .annotate(inner=Exists(has_children))
             .order_by()
             .values_list("id", "path", "inner")
@@ -503,13 +499,15 @@ def _fold_day(day: datetime.date, grid_deltas: dict[int, list[int]], result) -> 
     # A leaf reports when it has a counted check (households_checked > 0) or a zero report,
     # so its row's own numbers tell, and only a leaf left with none needs the zero reports.
     leaves = [grid_id for grid_id, (_, inner) in grids.items() if not inner]
+    # Every dirty grid's row (a leaf's own numbers are its row); one missing means the day
+    # was never built, or the grid is newer than the day's rows: rebuild instead.
     stored: dict[int, tuple[int, int]] = {}
-    for chunk in _chunks(leaves):
+    for chunk in _chunks(list(grids)):
         for node_id, checked, reported in DailyStat.objects.filter(
-            day=day, node_id__in=chunk
+            day=day, node_id__any_of=chunk
         ).values_list("node_id", "households_checked", "leaves_reported"):
             stored[node_id] = (checked, reported)
-    if len(stored) != len(leaves):
+    if len(stored) != len(grids):
         return False
     unchecked = [g for g in leaves if stored[g][0] + grid_deltas[g][I_DELTA_CHECKED] == 0]
     zero = _zero_reported(day, unchecked) if unchecked else set()
@@ -538,7 +536,7 @@ def _fold_day(day: datetime.date, grid_deltas: dict[int, list[int]], result) -> 
     ids = {path: grid_id for grid_id, (path, _) in grids.items()}
     ancestors = [path for path in totals if path not in ids]
     for chunk in _chunks(ancestors):
-        ids.update(GridNode.objects.filter(path__in=chunk).order_by().values_list("path", "id"))
+        ids.update(GridNode.objects.filter(path__any_of=chunk).order_by().values_list("path", "id"))
     if len(ids) != len(totals):
         return False
     increments = [(ids[path], delta) for path, delta in totals.items() if any(delta)]
@@ -563,7 +561,7 @@ def _increment_rows(day: datetime.date, increments: list[tuple[int, list[int]]])
                 f"UPDATE {DailyStat._meta.db_table} AS s SET {sets}, updated_at = %s "
                 f"FROM unnest({arrays}) AS v(node_id, {', '.join(CHECK_FIELDS)}) "
                 "WHERE s.node_id = v.node_id AND s.day = %s",
-                [now, *params, day],
+                [now, *(array_literal(p) for p in params), day],
             )
             updated = cursor.rowcount
     else:

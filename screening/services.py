@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role, user_has_role
+from gridcmd.arrays import array_literal
 from gridcmd.i18n import Problem, bilingual
 from grids.models import GridNode, Household
 from grids.scoping import path_in_jurisdiction
@@ -379,10 +380,7 @@ def _insert_created_postgresql(user, rows: list[dict], now) -> dict[uuid_module.
     and Django's 22,000 placeholders cost more than the database's work; this keeps the
     batch API above 5,000 checks a second (docs/performance.md)."""
     fields = [f for f in Check._meta.concrete_fields if not f.primary_key]
-    arrays = [
-        [str(row[f.attname]) if f.attname == "uuid" else row[f.attname] for row in rows]
-        for f in fields
-    ]
+    arrays = [array_literal([row[f.attname] for row in rows]) for f in fields]
     qn = connection.ops.quote_name
     check_table = qn(Check._meta.db_table)
     revision = CheckRevision._meta

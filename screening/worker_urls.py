@@ -7,4 +7,6 @@ urlpatterns = [
     path("", worker_views.worker_home, name="home"),
     path("grids/<str:code>/", worker_views.worker_grid, name="grid"),
     path("households/<str:code>/", worker_views.worker_check, name="check"),
+    # At /work/ itself: a service worker's scope is at most the folder its script is in.
+    path("sw.js", worker_views.worker_service_worker, name="service-worker"),
 ]

@@ -4,14 +4,24 @@ every page shows only what worker_grids() lets the user write for (404 otherwise
 
 The pages never post a form: checks and zero reports go through the browser's queue
 (static/js/checkqueue.js) to the API, so a check made offline is kept and sent later.
+A service worker (static/js/worker-sw.js, served at /work/sw.js) keeps the last copy of
+each page and the static files, so a page reopened without network still shows the queue
+(docs/adr/0013-worker-pages-offline.md).
 """
+
+import hashlib
+import json
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.contrib.staticfiles import finders
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from .metrics import METRICS
 from .models import Method
@@ -26,6 +36,12 @@ from .services import MAX_COUNT, NOTE_MAX
 
 _CODE = "__CODE__"  # the queue builds the zero-report URL of any grid from this template
 
+#: The service worker's source; the view serves it with its configuration in front.
+SERVICE_WORKER_SOURCE = "js/worker-sw.js"
+#: Every static file the worker pages load (base.html's and the worker templates'): the
+#: service worker caches them on install. A test keeps this list in step with the pages.
+WORKER_STATIC_FILES = ("css/app.css", "css/worker.css", "js/checkqueue.js")
+
 
 def _queue_context(request) -> dict:
     """What every worker page gives the queue script: where to send, and its strings."""
@@ -37,6 +53,7 @@ def _queue_context(request) -> dict:
             "codePlaceholder": _CODE,
             "timeZone": settings.TIME_ZONE,
             "maxCount": MAX_COUNT,
+            "serviceWorker": reverse("work:service-worker"),
         },
         "queue_strings": {
             "waiting": _("Waiting to send"),
@@ -53,6 +70,7 @@ def _queue_context(request) -> dict:
             "zeroReport": _("Zero report"),
             "noStorage": _("This browser cannot keep checks offline (storage is off)."),
             "range": _("Each count must be a whole number from 0 to %(max)s."),
+            "offlineCopy": _("Offline: showing the page as last loaded."),
         },
     }
 
@@ -121,3 +139,29 @@ def worker_check(request, code: str):
             **_queue_context(request),
         },
     )
+
+
+@require_safe
+def worker_service_worker(request):
+    """The service worker script, at /work/ so that its scope covers the worker pages. No
+    login: it holds no data, and the browser fetches it again on its own. No database.
+
+    The cache version is a hash of the script and of every static file it caches, so any
+    change to one of them installs a new worker, whose new cache replaces the old one, even
+    with DEBUG on, where the static file names carry no hash."""
+    source = Path(finders.find(SERVICE_WORKER_SOURCE)).read_bytes()
+    assets = [static(name) for name in WORKER_STATIC_FILES]
+    digest = hashlib.sha256(source)
+    for name, url in zip(WORKER_STATIC_FILES, assets, strict=True):
+        digest.update(url.encode())
+        digest.update(Path(finders.find(name)).read_bytes())
+    config = {
+        "version": digest.hexdigest()[:12],
+        "staticUrl": settings.STATIC_URL,
+        "assets": assets,
+    }
+    body = f'"use strict";\nvar CONFIG = {json.dumps(config)};\n\n'.encode() + source
+    response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+    # The browser checks for a new worker on each visit; it must ask the server each time.
+    response["Cache-Control"] = "no-cache"
+    return response
