@@ -238,6 +238,22 @@
     });
   }
 
+  // --- Reopened without network (docs/adr/0013-worker-pages-offline.md) -------------------
+  // The service worker marks a page it serves from its cache; say so, since the statuses on
+  // it are those of when it was last loaded.
+  if (document.documentElement.hasAttribute("data-offline-copy") || navigator.onLine === false) {
+    var notice = document.createElement("p");
+    notice.className = "offline-copy";
+    notice.id = "offline-copy";
+    notice.setAttribute("role", "status");
+    notice.textContent = T.offlineCopy;
+    document.querySelector("main").prepend(notice);
+  }
+  if ("serviceWorker" in navigator && config.serviceWorker) {
+    // Without it the page works as before; it only cannot be reopened offline.
+    try { navigator.serviceWorker.register(config.serviceWorker).catch(function () {}); } catch (e) { /* ignore */ }
+  }
+
   window.addEventListener("online", function () { delay = MIN_DELAY; flush(); });
   render();
   flush();
