@@ -6,8 +6,9 @@ array sent as one text literal `'{1,2,3,...}'` (measured on the bench machine). 
 rollup, the batch insert of checks and the ledger send arrays of thousands, so they pass
 `array_literal(values)` with an explicit cast (`%s::bigint[]`).
 
-`field__any_of=[...]` is the lookup form: `field = ANY(%s::type[])` with one literal on
-PostgreSQL, the usual `IN (...)` elsewhere.
+`field__any_of=values` is the lookup form: `field = ANY(%s::type[])` with one literal on
+PostgreSQL, the usual `IN (...)` elsewhere. Pass a set (or any iterable but a list or a
+tuple): Django inspects every element of a list or a tuple for expressions first.
 """
 
 import datetime
@@ -18,6 +19,9 @@ from django.db.models import Field, ForeignObject, Lookup
 def array_literal(values) -> str:
     """A PostgreSQL array input literal of `values`: None is NULL, booleans t/f, numbers
     as they print, anything else (text, dates, datetimes, UUIDs) quoted."""
+    values = list(values)
+    if all(type(value) is int for value in values):  # the common case, at C speed
+        return "{" + ",".join(map(str, values)) + "}"
     return "{" + ",".join(_element(value) for value in values) + "}"
 
 
@@ -40,12 +44,17 @@ class AnyOf(Lookup):
     prepare_rhs = False
 
     def get_prep_lookup(self):
-        return [self.lhs.output_field.get_prep_value(value) for value in self.rhs]
+        values = list(self.rhs)
+        if all(type(value) is int for value in values):
+            return values  # ids: nothing to prepare
+        return [self.lhs.output_field.get_prep_value(value) for value in values]
 
     def as_sql(self, compiler, connection):
         lhs, params = self.process_lhs(compiler, connection)
         field = self.lhs.output_field
-        values = [field.get_db_prep_value(value, connection, prepared=True) for value in self.rhs]
+        values = self.rhs
+        if not all(type(value) is int for value in values):
+            values = [field.get_db_prep_value(v, connection, prepared=True) for v in values]
         if connection.vendor == "postgresql":
             db_type = field.db_type(connection)  # a foreign key's is its target's
             # serial types name a column, not a value type

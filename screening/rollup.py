@@ -236,7 +236,7 @@ def _zero_reported(day: datetime.date, grid_ids: list[int] | None = None) -> set
         return set(base.values_list("grid_id", flat=True))
     found: set[int] = set()
     for chunk in _chunks(grid_ids):
-        found.update(base.filter(grid_id__any_of=chunk).values_list("grid_id", flat=True))
+        found.update(base.filter(grid_id__any_of=set(chunk)).values_list("grid_id", flat=True))
     return found
 
 
@@ -391,7 +391,7 @@ def _upsert(day: datetime.date, rows: list[tuple[int, list[int]]]) -> None:
 def _delete_queued(ids: list[int]) -> int:
     deleted = 0
     for chunk in _chunks(ids):
-        deleted += RollupDelta.objects.filter(id__any_of=chunk).delete()[0]
+        deleted += RollupDelta.objects.filter(id__any_of=set(chunk)).delete()[0]
     return deleted
 
 
@@ -438,7 +438,7 @@ def incremental_batch(
         sums = {name: Sum(name) for name in DELTA_FIELDS}
         for chunk in _chunks(ids):
             for grid_id, grid_day, *delta in (
-                RollupDelta.objects.filter(id__any_of=chunk)
+                RollupDelta.objects.filter(id__any_of=set(chunk))
                 .order_by()
                 .values("grid_id", "day")
                 .annotate(**sums)
@@ -464,7 +464,7 @@ def incremental_batch(
         read = len(ids)
         if stale:
             ids = list(
-                RollupDelta.objects.filter(id__any_of=ids)
+                RollupDelta.objects.filter(id__any_of=set(ids))
                 .exclude(day__in=stale)
                 .values_list("id", flat=True)
             )
@@ -489,13 +489,13 @@ def _fold_day(day: datetime.date, grid_deltas: dict[int, list[int]], result) -> 
     has_children = GridNode.objects.filter(parent_id=OuterRef("pk"))
     grids: dict[int, tuple[str, bool]] = {}
     for chunk in _chunks(sorted(grid_deltas)):
-        for grid_id, path, inner in (
-            GridNode.objects.filter(id__any_of=chunk)
+        for grid_id, path, inner in _rows(
+            GridNode.objects.filter(id__any_of=set(chunk))
             .annotate(inner=Exists(has_children))
             .order_by()
             .values_list("id", "path", "inner")
         ):
-            grids[grid_id] = (path, inner)
+            grids[grid_id] = (path, bool(inner))
     # A leaf reports when it has a counted check (households_checked > 0) or a zero report,
     # so its row's own numbers tell, and only a leaf left with none needs the zero reports.
     leaves = [grid_id for grid_id, (_, inner) in grids.items() if not inner]
@@ -536,7 +536,9 @@ def _fold_day(day: datetime.date, grid_deltas: dict[int, list[int]], result) -> 
     ids = {path: grid_id for grid_id, (path, _) in grids.items()}
     ancestors = [path for path in totals if path not in ids]
     for chunk in _chunks(ancestors):
-        ids.update(GridNode.objects.filter(path__any_of=chunk).order_by().values_list("path", "id"))
+        ids.update(
+            GridNode.objects.filter(path__any_of=set(chunk)).order_by().values_list("path", "id")
+        )
     if len(ids) != len(totals):
         return False
     increments = [(ids[path], delta) for path, delta in totals.items() if any(delta)]
