@@ -437,12 +437,16 @@ def incremental_batch(
         per_grid: dict[datetime.date, dict[int, list[int]]] = defaultdict(dict)
         sums = {name: Sum(name) for name in DELTA_FIELDS}
         for chunk in _chunks(ids):
-            for grid_id, grid_day, *delta in (
+            query = (
                 RollupDelta.objects.filter(id__any_of=set(chunk))
                 .order_by()
                 .values("grid_id", "day")
                 .annotate(**sums)
                 .values_list("grid_id", "day", *DELTA_FIELDS)
+            )
+            # PostgreSQL hands dates back as dates; SQLite needs Django's converters.
+            for grid_id, grid_day, *delta in (
+                _rows(query) if connection.vendor == "postgresql" else query
             ):
                 if grid_id is None:
                     stale.add(grid_day)
@@ -478,10 +482,6 @@ class _RowsMissing(Exception):
     """A row the fold must change does not exist: the day is rebuilt instead."""
 
 
-def _add(a: list[int] | None, b: list[int]) -> list[int]:
-    return list(b) if a is None else [x + y for x, y in zip(a, b, strict=True)]
-
-
 def _fold_day(day: datetime.date, grid_deltas: dict[int, list[int]], result) -> bool:
     """Add each grid's change (DELTA_FIELDS) to the grid's row and every ancestor's, with
     the change of leaves_reported it implies. False (nothing written) when a row it needs
@@ -496,78 +496,78 @@ def _fold_day(day: datetime.date, grid_deltas: dict[int, list[int]], result) -> 
             .values_list("id", "path", "inner")
         ):
             grids[grid_id] = (path, bool(inner))
-    # A leaf reports when it has a counted check (households_checked > 0) or a zero report,
-    # so its row's own numbers tell, and only a leaf left with none needs the zero reports.
-    leaves = [grid_id for grid_id, (_, inner) in grids.items() if not inner]
+    if not grids:  # removed since their checks were written: nothing to fold into
+        return True
     # Every dirty grid's row (a leaf's own numbers are its row); one missing means the day
     # was never built, or the grid is newer than the day's rows: rebuild instead.
     stored: dict[int, tuple[int, int]] = {}
     for chunk in _chunks(list(grids)):
-        for node_id, checked, reported in DailyStat.objects.filter(
-            day=day, node_id__any_of=chunk
-        ).values_list("node_id", "households_checked", "leaves_reported"):
+        for node_id, checked, reported in _rows(
+            DailyStat.objects.filter(day=day, node_id__any_of=set(chunk)).values_list(
+                "node_id", "households_checked", "leaves_reported"
+            )
+        ):
             stored[node_id] = (checked, reported)
     if len(stored) != len(grids):
         return False
-    unchecked = [g for g in leaves if stored[g][0] + grid_deltas[g][I_DELTA_CHECKED] == 0]
+    # Each grid's change, with the change of leaves_reported it implies for a leaf. A leaf
+    # reports when it has a counted check (households_checked > 0) or a zero report, so its
+    # row tells, and only a leaf left with no household checked needs the zero reports.
+    order = list(grids)
+    changes = np.zeros((len(order), N_CHECK), np.int64)
+    changes[:, : N_CHECK - 1] = np.array([grid_deltas[g] for g in order], np.int64)
+    inner = np.fromiter((grids[g][1] for g in order), bool, len(order))
+    before = np.array([stored[g] for g in order], np.int64).reshape(-1, 2)
+    checked = before[:, 0] + changes[:, I_DELTA_CHECKED] > 0
+    unchecked = [
+        g for g, leaf_unchecked in zip(order, ~inner & ~checked, strict=True) if leaf_unchecked
+    ]
     zero = _zero_reported(day, unchecked) if unchecked else set()
-
-    # Push each change up the tree level by level, keyed by path: a node's total is its own
-    # change plus what its descendants pushed into it.
-    totals: dict[str, list[int]] = {}
-    pending: dict[str, list[int]] = {}
-    for grid_id, (path, inner) in grids.items():
-        delta = list(grid_deltas[grid_id])
-        if inner:
-            delta.append(0)
-        else:
-            checked, reported = stored[grid_id]
-            now = checked + delta[I_DELTA_CHECKED] > 0 or grid_id in zero
-            delta.append(int(now) - reported)
-        pending[path] = _add(pending.get(path), delta)
-    while pending:
-        pushed: dict[str, list[int]] = {}
-        for path, delta in pending.items():
-            totals[path] = _add(totals.get(path), delta)
-            parent = path[: path.rindex("/", 0, -1) + 1]
-            if parent != "/":
-                pushed[parent] = _add(pushed.get(parent), delta)
-        pending = pushed
-    ids = {path: grid_id for grid_id, (path, _) in grids.items()}
-    ancestors = [path for path in totals if path not in ids]
-    for chunk in _chunks(ancestors):
+    reports = checked | np.fromiter((g in zero for g in order), bool, len(order))
+    changes[:, I_LEAVES_REPORTED] = np.where(inner, 0, reports.astype(np.int64) - before[:, 1])
+    # Every grid's change goes to itself and each ancestor on its path (codes, root first).
+    paths = [grids[grid_id][0].strip("/").split("/") for grid_id in order]
+    ids = {codes[-1]: grid_id for codes, grid_id in zip(paths, order, strict=True)}
+    ancestors = {code for codes in paths for code in codes[:-1]} - set(ids)
+    for chunk in _chunks(sorted(ancestors)):
         ids.update(
-            GridNode.objects.filter(path__any_of=set(chunk)).order_by().values_list("path", "id")
+            _rows(GridNode.objects.filter(code__any_of=set(chunk)).values_list("code", "id"))
         )
-    if len(ids) != len(totals):
+    if len(ids) != len(ancestors) + len(order):
         return False
-    increments = [(ids[path], delta) for path, delta in totals.items() if any(delta)]
-    _increment_rows(day, increments)
-    result.rows_updated += len(increments)
+    rows = [i for i, codes in enumerate(paths) for _ in codes]
+    nodes = np.fromiter((ids[code] for codes in paths for code in codes), np.int64, len(rows))
+    node_ids, at = np.unique(nodes, return_inverse=True)
+    totals = np.zeros((len(node_ids), N_CHECK), np.int64)
+    np.add.at(totals, at, changes[rows])
+    moved = totals.any(axis=1)
+    _increment_rows(day, node_ids[moved], totals[moved])
+    result.rows_updated += int(moved.sum())
     return True
 
 
-def _increment_rows(day: datetime.date, increments: list[tuple[int, list[int]]]) -> None:
-    """Add changes of CHECK_FIELDS to the day's rows of these nodes. Raises _RowsMissing
-    when a row does not exist (the caller's savepoint undoes the rest)."""
-    if not increments:
+def _increment_rows(day: datetime.date, node_ids: np.ndarray, deltas: np.ndarray) -> None:
+    """Add changes of CHECK_FIELDS (one row of `deltas` per node) to the day's rows of
+    these nodes. Raises _RowsMissing when a row does not exist (the caller's savepoint
+    undoes the rest)."""
+    if not len(node_ids):
         return
     now = timezone.now()
     if connection.vendor == "postgresql":
         sets = ", ".join(f"{f} = s.{f} + v.{f}" for f in CHECK_FIELDS)
         arrays = ", ".join(["%s::bigint[]"] + ["%s::integer[]"] * N_CHECK)
-        params = [[node_id for node_id, _ in increments]]
-        params += [[delta[i] for _, delta in increments] for i in range(N_CHECK)]
+        columns = [node_ids.tolist(), *(deltas[:, i].tolist() for i in range(N_CHECK))]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {DailyStat._meta.db_table} AS s SET {sets}, updated_at = %s "
                 f"FROM unnest({arrays}) AS v(node_id, {', '.join(CHECK_FIELDS)}) "
                 "WHERE s.node_id = v.node_id AND s.day = %s",
-                [now, *(array_literal(p) for p in params), day],
+                [now, *(array_literal(column) for column in columns), day],
             )
             updated = cursor.rowcount
     else:
         # One statement per chunk of rows: each column adds a CASE over the node ids.
+        increments = list(zip(node_ids.tolist(), deltas.tolist(), strict=True))
         updated = 0
         for chunk in _chunks(increments, 500):
             changes = {
@@ -582,5 +582,5 @@ def _increment_rows(day: datetime.date, increments: list[tuple[int, list[int]]])
             updated += DailyStat.objects.filter(
                 day=day, node_id__in=[node_id for node_id, _ in chunk]
             ).update(updated_at=now, **changes)
-    if updated != len(increments):
+    if updated != len(node_ids):
         raise _RowsMissing

@@ -3,24 +3,37 @@
 from django.db import migrations
 
 
-def fillfactor(percent):
+def storage(dailystat: str, queue: str):
     def apply(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"ALTER TABLE screening_dailystat SET (fillfactor = {percent})")
+            schema_editor.execute(f"ALTER TABLE screening_dailystat SET ({dailystat})")
+            schema_editor.execute(f"ALTER TABLE screening_rollupdelta SET ({queue})")
 
     return apply
+
+
+TUNED = storage(
+    "fillfactor = 70, autovacuum_vacuum_scale_factor = 0.02",
+    "autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000",
+)
+DEFAULT = storage(
+    "fillfactor = 100, autovacuum_vacuum_scale_factor = 0.2",
+    "autovacuum_vacuum_scale_factor = 0.2, autovacuum_vacuum_threshold = 50",
+)
 
 
 class Migration(migrations.Migration):
     """DailyStat rows are updated in place all day by the incremental rollup. Room left on
     each page lets PostgreSQL keep an updated row on its page without touching the three
     indexes (a HOT update); the rollup's updates touch no indexed column. Applies to pages
-    written from now on (VACUUM FULL rewrites the old ones)."""
+    written from now on (VACUUM FULL rewrites the old ones). The rollup queue is a table of
+    short-lived rows: vacuumed every 10,000 dead rows, whatever its size, so reading the
+    head of the queue never wades through dead index entries."""
 
     dependencies = [
         ('screening', '0004_check_counts_household'),
     ]
 
     operations = [
-        migrations.RunPython(fillfactor(70), fillfactor(100)),
+        migrations.RunPython(TUNED, DEFAULT),
     ]
