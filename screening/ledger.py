@@ -51,7 +51,7 @@ def lock_households(ids: Iterable[int]) -> None:
     """Serialize with any other transaction's ledger for these households."""
     list(
         Household.objects.select_for_update(no_key=True)
-        .filter(pk__in=sorted(set(ids)))
+        .filter(pk__any_of=set(ids))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -80,7 +80,7 @@ def prepare_created(rows: Sequence[dict], *, households_locked: bool = False) ->
     taken = set(
         Check.objects.counted()
         .filter(
-            household_id__in=households,
+            household_id__any_of=households,
             checked_on__in={row["checked_on"] for row in counted_rows},
             counts_household=True,
         )
@@ -153,53 +153,49 @@ def record_checks(changes: Iterable[CheckChange]) -> None:
         for i, value in enumerate(change.before or ()):
             delta[i] -= value
         delta[M] += change.households
-    _queue(
-        RollupDelta(
-            grid_id=grid_id,
-            day=day,
-            households_checked=delta[M],
-            **dict(zip(METRIC_NAMES, delta, strict=False)),
-        )
-        for (grid_id, day), delta in deltas.items()
-    )
+    _queue([(grid_id, day, delta[M], *delta[:M]) for (grid_id, day), delta in deltas.items()])
 
 
 def record_zero_report(*, grid_id: int, day: datetime.date) -> None:
     """A zero report filed: the grid's reporting status for the day is to be re-read."""
-    _queue([RollupDelta(grid_id=grid_id, day=day)])
+    _queue([(grid_id, day, 0, *[0] * M)])
 
 
 def mark_days_stale(days: Iterable[datetime.date]) -> None:
     """The tree changed under these dates' rows: the rollup recomputes them in full."""
-    _queue(RollupDelta(grid_id=None, day=day) for day in set(days))
+    _queue([(None, day, 0, *[0] * M) for day in set(days)])
 
 
-def _queue(rows: Iterable[RollupDelta]) -> None:
-    rows = list(rows)
+#: What _queue takes: one tuple per queue row, in this order.
+COLUMNS = ("grid_id", "day", "households_checked", *METRIC_NAMES)
+
+
+def _queue(rows: list[tuple]) -> None:
+    """Insert queue rows, tuples of COLUMNS. No model instances: building a thousand of
+    them (a batch of checks from a thousand grids) cost more than the insert."""
     if not rows:
         return
-    if connection.vendor == "postgresql" and len(rows) > 1:
+    if connection.vendor == "postgresql":
         _insert_postgresql(rows)
     else:
-        RollupDelta.objects.bulk_create(rows)
+        RollupDelta.objects.bulk_create(
+            RollupDelta(**dict(zip(COLUMNS, row, strict=True))) for row in rows
+        )
     if settings.CELERY_TASK_ALWAYS_EAGER:
         # A rolled-back transaction drops the callback with its rows; a rollup that finds
         # nothing queued is a no-op, so several callbacks for one transaction are harmless.
         transaction.on_commit(_run_rollup, robust=True)
 
 
-def _insert_postgresql(rows: list[RollupDelta]) -> None:
-    """bulk_create in one statement over one array per column: a batch of checks from a
-    thousand grids queues a thousand rows, and Django's per-value preparation of them cost
-    more than the insert (docs/performance.md)."""
-    columns = ["grid_id", "day", "households_checked", *METRIC_NAMES]
-    types = ["bigint", "date", *["integer"] * (len(columns) - 2)]
+def _insert_postgresql(rows: list[tuple]) -> None:
+    """The insert in one statement over one array literal per column."""
+    types = ["bigint", "date", *["integer"] * (len(COLUMNS) - 2)]
     table = RollupDelta._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}, created_at) "
+            f"INSERT INTO {table} ({', '.join(COLUMNS)}, created_at) "
             f"SELECT *, now() FROM unnest({', '.join(f'%s::{t}[]' for t in types)})",
-            [array_literal([getattr(row, column) for row in rows]) for column in columns],
+            [array_literal(column) for column in zip(*rows, strict=True)],
         )
 
 

@@ -250,7 +250,7 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
     known = {
         uuid: (pk, worker_id)
         for uuid, pk, worker_id in Check.objects.filter(
-            uuid__in={item.uuid for item in items}
+            uuid__any_of={item.uuid for item in items}
         ).values_list("uuid", "pk", "worker_id")
     }
     # Locked for the rollup's ledger (screening.ledger), in one order against deadlocks.
@@ -259,7 +259,7 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
         for code, pk, grid_id, path in Household.objects.select_for_update(
             no_key=True, of=("self",)
         )
-        .filter(code__in={item.household_code for item in items})
+        .filter(code__any_of={item.household_code for item in items})
         .order_by("pk")
         .values_list("code", "pk", "grid_id", "grid__path")
     }
@@ -299,7 +299,7 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
         by_day.setdefault(day, set()).add(grid_id)
     for day, grid_ids in by_day.items():
         writable[day] = set(
-            worker_grids(user, on=day).filter(pk__in=grid_ids).values_list("pk", flat=True)
+            worker_grids(user, on=day).filter(pk__any_of=grid_ids).values_list("pk", flat=True)
         )
 
     rows: list[dict] = []
