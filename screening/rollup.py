@@ -540,7 +540,7 @@ def _fold_day(day: datetime.date, grid_deltas: dict[int, list[int]], result) -> 
             grids[grid_id] = (path, bool(inner))
     if not grids:  # removed since their checks were written: nothing to fold into
         return True
-    # Every dirty grid's row (a leaf's own numbers are its row); one missing means the day
+    # Every changed grid's row (a leaf's own numbers are its row); one missing means the day
     # was never built, or the grid is newer than the day's rows: rebuild instead.
     stored: dict[int, tuple[int, int]] = {}
     for chunk in _chunks(list(grids)):

@@ -226,8 +226,8 @@ def check_submit(
 def check_submit_batch(*, user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
     """Store many checks at once; one result per item, in order. A bad item is reported and
     skipped, the others are stored. A bounded number of queries whatever the batch size:
-    known uuids, households, writable grids (one per distinct day), two bulk inserts and
-    the rollup's dirty marks."""
+    known uuids, households (locked for the ledger), writable grids (one per distinct day),
+    the households' counted checks, the inserts and the rollup's queued changes."""
     for attempt in range(RACE_RETRIES):
         try:
             with transaction.atomic():

@@ -106,7 +106,7 @@ def test_worker_grids_nobody_else(tree, county_commander, superuser):
 # --- Submitting ------------------------------------------------------------------------------
 
 
-def test_submit_stores_a_check_with_its_revision_and_dirty_mark(homes, worker, tree):
+def test_submit_stores_a_check_with_its_revision_and_queued_change(homes, worker, tree):
     key = uuid.uuid4()
     check, created = check_submit(user=worker, household=homes["a"], uuid=key, counts=COUNTS)
     assert created
