@@ -89,7 +89,7 @@ def crash_halfway(monkeypatch) -> None:
         d: stored_stats(d) for d in DailyStat.objects.values_list("day", flat=True).distinct()
     }
     queue = set(RollupDelta.objects.values_list("id", flat=True))
-    original = rollup._increment_rows
+    original = rollup._fold_day
 
     def write_then_die(*args):
         original(*args)
@@ -102,7 +102,7 @@ def crash_halfway(monkeypatch) -> None:
         raise Crash
 
     with monkeypatch.context() as patch:
-        patch.setattr(rollup, "_increment_rows", write_then_die)
+        patch.setattr(rollup, "_fold_day", write_then_die)
         patch.setattr(rollup, "_upsert", upsert_then_die)
         try:
             rollup.run_incremental()
