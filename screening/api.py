@@ -41,6 +41,7 @@ from .services import (
     check_correct,
     check_submit_batch,
     check_void,
+    stored_check,
     zero_report_file,
 )
 
@@ -320,7 +321,7 @@ class CheckListCreateApi(generics.ListAPIView):
         (result,) = check_submit_batch(user=request.user, items=[_input(values)])
         if result.status == BatchStatus.ERROR:
             raise ValidationError(result.errors)
-        check = Check.objects.select_related("household", "grid", "worker").get(pk=result.check_id)
+        check = stored_check(result, user=request.user)
         code = (
             status.HTTP_201_CREATED if result.status == BatchStatus.CREATED else status.HTTP_200_OK
         )
