@@ -89,21 +89,20 @@ def crash_halfway(monkeypatch) -> None:
         d: stored_stats(d) for d in DailyStat.objects.values_list("day", flat=True).distinct()
     }
     queue = set(RollupDelta.objects.values_list("id", flat=True))
-    original = rollup._fold_day
 
-    def write_then_die(*args):
-        original(*args)
-        raise Crash
+    def then_die(write):
+        def written_then_die(*args):
+            write(*args)
+            raise Crash
 
-    original_upsert = rollup._upsert
-
-    def upsert_then_die(day, rows):  # a day's first change rebuilds the day instead
-        original_upsert(day, rows)
-        raise Crash
+        return written_then_die
 
     with monkeypatch.context() as patch:
-        patch.setattr(rollup, "_fold_day", write_then_die)
-        patch.setattr(rollup, "_upsert", upsert_then_die)
+        patch.setattr(rollup, "_fold_day", then_die(rollup._fold_day))
+        # A day's first change rebuilds the day instead: a first build copies its rows in,
+        # a later one upserts them.
+        patch.setattr(rollup, "_upsert", then_die(rollup._upsert))
+        patch.setattr(rollup, "_copy_rows", then_die(rollup._copy_rows))
         try:
             rollup.run_incremental()
         except Crash:
