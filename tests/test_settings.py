@@ -192,6 +192,22 @@ def test_secret_key_is_required_without_debug(tmp_path):
     assert "SECRET_KEY" in out["error"]
 
 
+def test_manage_py_without_any_configuration_runs_as_a_developer_checkout(tmp_path):
+    # No DEBUG and no SECRET_KEY: manage.py runs as `make` does (DEBUG on) ...
+    env = clean_env(GRIDCMD_VAR_DIR=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # ... while a SECRET_KEY alone (a deployment) keeps DEBUG off: see the --deploy check
+    # above, which fails with DEBUG on.
+
+
 def test_debug_runs_without_secret_key(tmp_path):
     values = settings_values(
         clean_env(DEBUG="1", GRIDCMD_VAR_DIR=str(tmp_path)), "DEBUG", "SECRET_KEY"
