@@ -431,7 +431,7 @@ def _upsert(day: datetime.date, rows: list[tuple[int, list[int]]]) -> None:
                     f"INSERT INTO {DailyStat._meta.db_table} (node_id, day, {columns}, updated_at) "
                     f"SELECT v.node_id, %s::date, {select}, %s "
                     f"FROM unnest({arrays}) AS v(node_id, {columns}) "
-                    f"ON CONFLICT (node_id, day) DO UPDATE SET {updates}",
+                    f"ON CONFLICT (day, node_id) DO UPDATE SET {updates}",
                     [day, now, *(array_literal(p[start : start + 50_000]) for p in params)],
                 )
         return
@@ -444,7 +444,7 @@ def _upsert(day: datetime.date, rows: list[tuple[int, list[int]]]) -> None:
         ],
         batch_size=500,
         update_conflicts=True,
-        unique_fields=["node", "day"],
+        unique_fields=["day", "node"],
         update_fields=[*FIELDS, "updated_at"],
     )
 

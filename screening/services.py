@@ -275,14 +275,14 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
         ).values_list("uuid", "pk", "worker_id")
     }
     # Locked for the rollup's ledger (screening.ledger), in one order against deadlocks.
+    # No join for the grids' paths: the permission query below reads them, for far fewer
+    # grids than households.
     households = {
-        code: (pk, grid_id, path)
-        for code, pk, grid_id, path in Household.objects.select_for_update(
-            no_key=True, of=("self",)
-        )
+        code: (pk, grid_id)
+        for code, pk, grid_id in Household.objects.select_for_update(no_key=True)
         .filter(code__any_of={item.household_code for item in items})
         .order_by("pk")
-        .values_list("code", "pk", "grid_id", "grid__path")
+        .values_list("code", "pk", "grid_id")
     }
 
     # Validate each item on its own; collect the days whose permissions are needed.
@@ -313,25 +313,31 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
             continue
         pending.append((index, item, checked_at, day, household))
 
-    # Who may write where: one query per distinct day (a batch is usually one day).
+    # Who may write where, with the paths of those grids: one query per distinct day (a
+    # batch is usually one day).
     writable: dict[datetime.date, set[int]] = {}
+    paths: dict[int, str] = {}
     by_day: dict[datetime.date, set[int]] = {}
-    for _index, _item, _at, day, (_pk, grid_id, _path) in pending:
+    for _index, _item, _at, day, (_pk, grid_id) in pending:
         by_day.setdefault(day, set()).add(grid_id)
     for day, grid_ids in by_day.items():
-        writable[day] = set(
-            worker_grids(user, on=day).filter(pk__any_of=grid_ids).values_list("pk", flat=True)
+        allowed = dict(
+            worker_grids(user, on=day).filter(pk__any_of=grid_ids).values_list("pk", "path")
         )
+        writable[day] = set(allowed)
+        paths.update(allowed)
+    refused = {grid_id for day, ids in by_day.items() for grid_id in ids - writable[day]}
+    if refused:  # only to tell "not assigned" from "no such household"
+        paths.update(GridNode.objects.filter(pk__any_of=refused).values_list("pk", "path"))
 
     rows: list[dict] = []
     created_at: list[int] = []  # the index of each row's item
-    paths: dict[int, str] = {}
     claimed: dict[uuid_module.UUID, int] = {}  # uuid -> index of the item that stores it
-    for index, item, checked_at, day, (household_id, grid_id, path) in pending:
+    for index, item, checked_at, day, (household_id, grid_id) in pending:
         if grid_id not in writable[day]:
             problem = (
                 Problem("household", _("You are not assigned to this household's grid."))
-                if path_in_jurisdiction(user, path)
+                if path_in_jurisdiction(user, paths[grid_id])
                 else _unknown_household(item.household_code)  # no leak outside the area
             )
             results[index] = _error(index, item, [problem])
@@ -340,7 +346,6 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
             results[index] = BatchItemResult(index, item.uuid, BatchStatus.EXISTS)
             continue
         claimed[item.uuid] = index
-        paths[grid_id] = path
         rows.append(
             {
                 "uuid": item.uuid,

@@ -125,13 +125,13 @@ def stats_snapshot(
 
         children = list(grid_children(user=user, node=node).defer("boundary"))
     first = day - datetime.timedelta(days=max(trend_days, 1) - 1)
+    days = _days(first, day)
     rows = _rows(
         user=user,
-        # Children by id, not by a join on parent: both halves then use the (node, day) index.
-        where=Q(node=node, day__range=(first, day))
-        | Q(node_id__in=[c.pk for c in children], day=day),
+        # Days and children as lists, not a range or a join: both halves are then probes of
+        # the (day, node) index.
+        where=Q(node=node, day__in=days) | Q(node_id__in=[c.pk for c in children], day=day),
     )
-    days = _days(first, day)
     wanted = [(node, d) for d in days] + [(child, day) for child in children]
     stats = _fill(wanted, rows)
     series = stats[: len(days)]
@@ -147,8 +147,9 @@ def stats_series(
     *, user, node: GridNode, start: datetime.date, end: datetime.date
 ) -> list[NodeStats]:
     """The node's numbers for each date from start to end inclusive, oldest first."""
-    rows = _rows(user=user, where=Q(node=node, day__range=(start, end)))
-    return _fill([(node, d) for d in _days(start, end)], rows)
+    days = _days(start, end)
+    rows = _rows(user=user, where=Q(node=node, day__in=days))
+    return _fill([(node, d) for d in days], rows)
 
 
 # --- Internals ----------------------------------------------------------------------------

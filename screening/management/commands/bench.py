@@ -26,6 +26,7 @@ rows; still, run it on a copy of the demo database, never on real data:
 import json
 import os
 import random
+import secrets
 import signal
 import statistics
 import subprocess
@@ -517,7 +518,17 @@ class Command(BaseCommand):
 
         token, _ = Token.objects.get_or_create(user=self.admin)
         homes = list(Household.objects.order_by("?").values_list("code", flat=True)[:requests])
-        env = {**os.environ, "DEBUG": "1", "ALLOWED_HOSTS": "127.0.0.1"}
+        # As production runs (DEBUG off), but plain HTTP on the loopback: TLS ends at the
+        # proxy in front of gunicorn.
+        env = {
+            **os.environ,
+            "DEBUG": "0",
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
+            "STATIC_MANIFEST": "0",  # no collectstatic needed: the bench posts JSON
+        }
         if not env.get("REDIS_URL"):
             # Without a broker every request would also run the rollup in-process (the
             # embedded default); production folds it in a worker, which is what we measure.
