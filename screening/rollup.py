@@ -289,8 +289,12 @@ def _tree_reads(day: datetime.date) -> _TreeReads:
 
 
 def _tree_reads_on_the_side(day: datetime.date) -> _TreeReads:
-    """_tree_reads on a connection of its own, in a thread, then closed."""
+    """_tree_reads on a connection of its own, in a thread, then closed. Without parallel
+    workers: the checks' aggregation meanwhile has them, and on two cores more processes
+    only slow it down."""
     try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET max_parallel_workers_per_gather = 0")
         return _tree_reads(day)
     finally:
         connection.close()
