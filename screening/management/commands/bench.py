@@ -149,7 +149,7 @@ class Command(BaseCommand):
             action="store_true",
             help="also measure single POSTs on gunicorn at 127.0.0.1 (f)",
         )
-        parser.add_argument("--gunicorn-requests", type=int, default=2_000)
+        parser.add_argument("--gunicorn-requests", type=int, default=4_000)
         parser.add_argument("--gunicorn-port", type=int, default=8765)
 
     def handle(self, *args, **options):
