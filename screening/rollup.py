@@ -403,17 +403,37 @@ def _full_recompute_locked(day: datetime.date) -> FullResult:
     return result
 
 
+#: PostgreSQL's binary COPY: its header and trailer, and its dates and times' epoch.
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+PG_EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+
+
 def _copy_rows(day: datetime.date, node_ids: np.ndarray, numbers: np.ndarray) -> None:
     """Insert a day's rows with COPY: for ~22,000 rows a quarter of the time of the upsert,
-    which checks each row for a conflict."""
-    table = np.column_stack([node_ids, numbers])
-    stamp = f"\t{day.isoformat()}\t{timezone.now().isoformat()}\n"
-    data = stamp.join("\t".join(map(str, row)) for row in table.tolist()) + stamp
+    which checks each row for a conflict. In COPY's binary format, packed by numpy: every
+    value is a fixed-size big-endian integer (bigint node id, integer FIELDS, a date as
+    days and a time as microseconds since 2000-01-01), so no value is printed as text
+    (that took 54 ms of the 110 ms this step cost)."""
+    layout = [("count", ">i2"), ("node_len", ">i4"), ("node", ">i8")]
+    for name in FIELDS:
+        layout += [(f"{name}_len", ">i4"), (name, ">i4")]
+    layout += [("day_len", ">i4"), ("day", ">i4"), ("at_len", ">i4"), ("at", ">i8")]
+    rows = np.zeros(len(node_ids), np.dtype(layout))
+    rows["count"] = len(FIELDS) + 3
+    rows["node_len"], rows["node"] = 8, node_ids
+    for i, name in enumerate(FIELDS):
+        rows[f"{name}_len"], rows[name] = 4, numbers[:, i]
+    rows["day_len"], rows["day"] = 4, (day - PG_EPOCH.date()).days
+    rows["at_len"], rows["at"] = (
+        8,
+        (timezone.now() - PG_EPOCH) // datetime.timedelta(microseconds=1),
+    )
     with connection.cursor() as cursor:
         cursor.copy_expert(
             f"COPY {DailyStat._meta.db_table} (node_id, {', '.join(FIELDS)}, day, updated_at) "
-            "FROM STDIN",
-            io.StringIO(data),
+            "FROM STDIN WITH (FORMAT binary)",
+            io.BytesIO(COPY_HEADER + rows.tobytes() + COPY_TRAILER),
         )
 
 
