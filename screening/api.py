@@ -30,7 +30,7 @@ from grids.selectors import grid_get
 
 from .metrics import METRIC_NAMES, METRICS
 from .models import Check, Method, ZeroReport
-from .selectors import check_get, check_list, worker_grids
+from .selectors import check_get, check_list, check_list_days, worker_grids
 from .services import (
     MAX_COUNT,
     METHODS,
@@ -44,6 +44,7 @@ from .services import (
     stored_check,
     zero_report_file,
 )
+from .stats import MAX_SERIES_DAYS
 
 TAGS = ["checks"]
 #: The most checks one batch request may carry.
@@ -235,6 +236,11 @@ class CheckBatchResponseSerializer(serializers.Serializer):
 def _validate_span(self, attrs):
     if attrs.get("from") and attrs.get("to") and attrs["from"] > attrs["to"]:
         raise ValidationError({"to": _msg(_("Must not be before from."))})
+    days = len(check_list_days(date_from=attrs.get("from"), date_to=attrs.get("to")))
+    if days > MAX_SERIES_DAYS:
+        raise ValidationError(
+            {"from": _msg(_("At most %(max)s days at a time."), max=MAX_SERIES_DAYS)}
+        )
     return attrs
 
 
@@ -248,10 +254,18 @@ CheckFilterSerializer = type(
         ),
         "date": serializers.DateField(required=False, help_text=_("Checks of this local date.")),
         "from": serializers.DateField(
-            required=False, help_text=_("Checks from this local date (inclusive).")
+            required=False,
+            help_text=_(
+                "Checks from this local date (inclusive). Without date, from and to: the "
+                "last 14 days. A span covers at most 366 days."
+            ),
         ),
         "to": serializers.DateField(
-            required=False, help_text=_("Checks up to this local date (inclusive).")
+            required=False,
+            help_text=_(
+                "Checks up to this local date (inclusive; default today). With to alone: "
+                "the 14 days up to it."
+            ),
         ),
         "validate": _validate_span,
     },

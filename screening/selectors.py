@@ -121,6 +121,25 @@ def check_scope(*, user) -> QuerySet[Check]:
     return Check.objects.visible_to(user) | Check.objects.filter(worker=user)
 
 
+#: The days a list of checks covers when it names none: the dashboard's trend, to today.
+CHECK_LIST_DEFAULT_DAYS = 14
+
+
+def check_list_days(
+    *,
+    day: datetime.date | None = None,
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+) -> list[datetime.date]:
+    """The days a list of checks covers: the day; or from `from` to `to` inclusive, where
+    `to` defaults to today and `from` to CHECK_LIST_DEFAULT_DAYS days up to `to`."""
+    if day is not None:
+        return [day]
+    last = date_to or local_today()
+    first = date_from or last - datetime.timedelta(days=CHECK_LIST_DEFAULT_DAYS - 1)
+    return [first + datetime.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
 def check_list(
     *,
     user,
@@ -129,17 +148,20 @@ def check_list(
     date_from: datetime.date | None = None,
     date_to: datetime.date | None = None,
 ) -> QuerySet[Check]:
-    """Checks the user may read, optionally in a grid's subtree and on a day or within a
-    span of days (inclusive), newest first, with household, grid and worker joined in."""
-    qs = check_scope(user=user).select_related("household", "grid", "worker")
+    """Checks the user may read on the days of check_list_days(), optionally in a grid's
+    subtree, newest first, with household, grid and worker joined in.
+
+    The days are listed one by one (checked_on = ANY(days)), never as an open range: with
+    a subtree's grids, both columns of the (checked_on, grid) index are then probed, and
+    checks keep no index on grid alone, which cost every insert (docs/adr/0014)."""
+    days = check_list_days(day=day, date_from=date_from, date_to=date_to)
+    qs = (
+        check_scope(user=user)
+        .select_related("household", "grid", "worker")
+        .filter(checked_on__in=days)
+    )
     if grid is not None:
         qs = qs.filter(grid__path__startswith=grid.path)
-    if day is not None:
-        qs = qs.filter(checked_on=day)
-    if date_from is not None:
-        qs = qs.filter(checked_on__gte=date_from)
-    if date_to is not None:
-        qs = qs.filter(checked_on__lte=date_to)
     return qs.order_by("-checked_at", "-pk")
 
 

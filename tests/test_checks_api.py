@@ -303,6 +303,30 @@ def test_list_filters_and_scoping(history, api_client_for, county_commander, sup
     assert debao.get(CHECKS, {"from": d[0], "to": d[1]}).status_code == 400
 
 
+def test_the_list_covers_the_last_14_days_unless_dates_are_given(
+    history, api_client_for, county_commander
+):
+    today = history
+    old = Check.objects.get(household__code="HH-B", checked_on=today - datetime.timedelta(3))
+    Check.objects.filter(pk=old.pk).update(checked_on=today - datetime.timedelta(days=14))
+    debao = api_client_for(county_commander)
+    assert debao.get(CHECKS).json()["count"] == 3  # 14 days ago is one day too old
+    day = (today - datetime.timedelta(days=14)).isoformat()
+    assert codes_days(debao.get(CHECKS, {"date": day})) == [("HH-B", day)]
+    assert debao.get(CHECKS, {"from": day}).json()["count"] == 4
+    assert codes_days(debao.get(CHECKS, {"to": day})) == [("HH-B", day)]
+
+
+def test_a_span_longer_than_366_days_is_refused(history, api_client_for, county_commander):
+    today = history
+    debao = api_client_for(county_commander)
+    response = debao.get(CHECKS, {"from": (today - datetime.timedelta(days=366)).isoformat()})
+    assert response.status_code == 400
+    assert "366" in response.json()["from"][0]
+    first = today - datetime.timedelta(days=365)
+    assert debao.get(CHECKS, {"from": first.isoformat()}).status_code == 200
+
+
 def test_a_worker_reads_their_own_checks(history, api_client_for, tree):
     # A worker whose jurisdiction was never set still sees what they wrote.
     floating = make_user(roles=["grid_worker"], username="floating")
