@@ -719,39 +719,26 @@ def _fold_day_postgresql(day: datetime.date, ids: str, result) -> bool:
 
 def _increment_rows(day: datetime.date, node_ids: np.ndarray, deltas: np.ndarray) -> None:
     """Add changes of CHECK_FIELDS (one row of `deltas` per node) to the day's rows of
-    these nodes. Raises _RowsMissing when a row does not exist (the caller's savepoint
-    undoes the rest)."""
+    these nodes, for the portable fold (PostgreSQL folds in one statement). Raises
+    _RowsMissing when a row does not exist (the caller's savepoint undoes the rest)."""
     if not len(node_ids):
         return
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        sets = ", ".join(f"{f} = s.{f} + v.{f}" for f in CHECK_FIELDS)
-        arrays = ", ".join(["%s::bigint[]"] + ["%s::integer[]"] * N_CHECK)
-        columns = [node_ids.tolist(), *(deltas[:, i].tolist() for i in range(N_CHECK))]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {DailyStat._meta.db_table} AS s SET {sets}, updated_at = %s "
-                f"FROM unnest({arrays}) AS v(node_id, {', '.join(CHECK_FIELDS)}) "
-                "WHERE s.node_id = v.node_id AND s.day = %s",
-                [now, *(array_literal(column) for column in columns), day],
+    # One statement per chunk of rows: each column adds a CASE over the node ids.
+    increments = list(zip(node_ids.tolist(), deltas.tolist(), strict=True))
+    updated = 0
+    for chunk in _chunks(increments, 500):
+        changes = {
+            f: F(f)
+            + Case(
+                *(When(node_id=node_id, then=Value(d[i])) for node_id, d in chunk if d[i]),
+                default=Value(0),
             )
-            updated = cursor.rowcount
-    else:
-        # One statement per chunk of rows: each column adds a CASE over the node ids.
-        increments = list(zip(node_ids.tolist(), deltas.tolist(), strict=True))
-        updated = 0
-        for chunk in _chunks(increments, 500):
-            changes = {
-                f: F(f)
-                + Case(
-                    *(When(node_id=node_id, then=Value(d[i])) for node_id, d in chunk if d[i]),
-                    default=Value(0),
-                )
-                for i, f in enumerate(CHECK_FIELDS)
-                if any(d[i] for _, d in chunk)
-            }
-            updated += DailyStat.objects.filter(
-                day=day, node_id__in=[node_id for node_id, _ in chunk]
-            ).update(updated_at=now, **changes)
+            for i, f in enumerate(CHECK_FIELDS)
+            if any(d[i] for _, d in chunk)
+        }
+        updated += DailyStat.objects.filter(
+            day=day, node_id__in=[node_id for node_id, _ in chunk]
+        ).update(updated_at=now, **changes)
     if updated != len(node_ids):
         raise _RowsMissing
