@@ -1,7 +1,5 @@
 """Cross-app API plumbing: the exception handler that keeps every error a clear 4xx, and a
-ModelSerializer mixin for hot paths."""
-
-import copy
+serializer mixin for hot paths."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
@@ -16,15 +14,16 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
-class FieldsBuiltOnce:
-    """For a ModelSerializer on a hot path: build its fields from the model once per class
-    and hand each instance a copy. DRF rebuilds them on every instance (0.5–1 ms for a
-    check's twenty fields), which one POST of a check paid on every request."""
+class SharedRepresentation:
+    """For a read-only serializer on a hot path: represent(instance) renders one instance
+    through a single shared serializer, whose fields are built and bound once per class.
+    DRF builds and binds them for every serializer instance: 0.5–1 ms for a check's twenty
+    fields, and still 0.3 ms to deep-copy fields built once. The shared serializer has no
+    context, so its fields must not need one (no request, no hyperlinks)."""
 
-    _fields_built: dict | None = None
-
-    def get_fields(self):
-        cls = type(self)
-        if cls.__dict__.get("_fields_built") is None:
-            cls._fields_built = super().get_fields()
-        return copy.deepcopy(cls._fields_built)
+    @classmethod
+    def represent(cls, instance) -> dict:
+        shared = cls.__dict__.get("_shared")
+        if shared is None:
+            shared = cls._shared = cls()
+        return shared.to_representation(instance)

@@ -22,7 +22,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from gridcmd.api import FieldsBuiltOnce
+from gridcmd.api import SharedRepresentation
 from gridcmd.i18n import bilingual
 from grids.models import GridNode
 from grids.scoping import path_in_jurisdiction
@@ -185,7 +185,7 @@ CheckCorrectionSerializer = type(
 )
 
 
-class CheckSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
+class CheckSerializer(SharedRepresentation, serializers.ModelSerializer):
     household = serializers.CharField(source="household.code", read_only=True)
     grid = serializers.CharField(source="grid.code", read_only=True)
     worker = serializers.CharField(source="worker.get_username", read_only=True)
@@ -339,7 +339,7 @@ class CheckListCreateApi(generics.ListAPIView):
         code = (
             status.HTTP_201_CREATED if result.status == BatchStatus.CREATED else status.HTTP_200_OK
         )
-        return Response(CheckSerializer(check).data, status=code)
+        return Response(CheckSerializer.represent(check), status=code)
 
 
 class CheckBatchApi(generics.GenericAPIView):
@@ -389,7 +389,7 @@ class CheckDetailApi(generics.GenericAPIView):
 
     @extend_schema(tags=TAGS)
     def get(self, request, uuid):
-        return Response(CheckSerializer(check_get(user=request.user, uuid=uuid)).data)
+        return Response(CheckSerializer.represent(check_get(user=request.user, uuid=uuid)))
 
     @extend_schema(
         tags=TAGS,
@@ -409,7 +409,7 @@ class CheckDetailApi(generics.GenericAPIView):
             method=values.get("method"),
             note=values.get("note"),
         )
-        return Response(CheckSerializer(check_get(user=request.user, uuid=check.uuid)).data)
+        return Response(CheckSerializer.represent(check_get(user=request.user, uuid=check.uuid)))
 
 
 class CheckVoidApi(generics.GenericAPIView):
@@ -426,7 +426,7 @@ class CheckVoidApi(generics.GenericAPIView):
         data = CheckVoidSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         check_void(user=request.user, check=check, reason=data.validated_data["reason"])
-        return Response(CheckSerializer(check_get(user=request.user, uuid=check.uuid)).data)
+        return Response(CheckSerializer.represent(check_get(user=request.user, uuid=check.uuid)))
 
 
 class ZeroReportApi(generics.GenericAPIView):

@@ -107,6 +107,25 @@ def record_created(rows: Iterable[dict]) -> None:
     )
 
 
+def record_created_sql(source: str) -> str:
+    """PostgreSQL, for a caller that inserts new checks in one statement: the INSERT of their
+    queue rows, as a data-modifying CTE over `source` (a CTE of the Check rows as inserted,
+    after prepare_created). It queues what record_created() would, summed in the database,
+    so the rows the insert skipped queue nothing. The caller calls after_queueing() after it."""
+    qn = connection.ops.quote_name
+    check = Check._meta
+    sums = [f"sum({qn(check.get_field(name).column)})" for name in METRIC_NAMES]
+    households = f"count(*) FILTER (WHERE {qn(check.get_field('counts_household').column)})"
+    changed = " OR ".join(f"{s} <> 0" for s in [households, *sums])
+    grid, day = qn(check.get_field("grid").column), qn(check.get_field("checked_on").column)
+    return (
+        f"INSERT INTO {qn(RollupDelta._meta.db_table)} ({', '.join(COLUMNS)}, created_at) "
+        f"SELECT {grid}, {day}, {households}, {', '.join(sums)}, now() FROM {source} "
+        f"WHERE {qn(check.get_field('voided_at').column)} IS NULL "
+        f"GROUP BY {grid}, {day} HAVING {changed}"
+    )
+
+
 # --- corrections and voids ---------------------------------------------------------------------
 
 
@@ -142,18 +161,23 @@ def record_voided(check) -> None:
 
 
 def record_checks(changes: Iterable[CheckChange]) -> None:
-    """Queue these changes, summed per (grid, day): one queue row each."""
+    """Queue these changes, summed per (grid, day): one queue row each, none where they
+    sum to nothing."""
     deltas: dict[tuple[int, datetime.date], list[int]] = {}
     for change in changes:
-        if change.before == change.after and not change.households:
-            continue
         delta = deltas.setdefault((change.grid_id, change.day), [0] * (M + 1))
         for i, value in enumerate(change.after or ()):
             delta[i] += value
         for i, value in enumerate(change.before or ()):
             delta[i] -= value
         delta[M] += change.households
-    _queue([(grid_id, day, delta[M], *delta[:M]) for (grid_id, day), delta in deltas.items()])
+    _queue(
+        [
+            (grid_id, day, delta[M], *delta[:M])
+            for (grid_id, day), delta in deltas.items()
+            if any(delta)
+        ]
+    )
 
 
 def record_zero_report(*, grid_id: int, day: datetime.date) -> None:
@@ -181,6 +205,12 @@ def _queue(rows: list[tuple]) -> None:
         RollupDelta.objects.bulk_create(
             RollupDelta(**dict(zip(COLUMNS, row, strict=True))) for row in rows
         )
+    after_queueing()
+
+
+def after_queueing() -> None:
+    """Queue rows were inserted in this transaction: with no broker, the rollup runs
+    in-process once it commits."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         # A rolled-back transaction drops the callback with its rows; a rollup that finds
         # nothing queued is a no-op, so several callbacks for one transaction are harmless.

@@ -29,10 +29,12 @@ from grids.scoping import path_in_jurisdiction
 from grids.services import raise_problems
 
 from .ledger import (
+    after_queueing,
     metrics,
     prepare_created,
     record_corrected,
     record_created,
+    record_created_sql,
     record_voided,
     record_zero_report,
 )
@@ -247,33 +249,51 @@ def stored_check(result: BatchItemResult, *, user) -> Check:
 def check_submit_batch(*, user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
     """Store many checks at once; one result per item, in order. A bad item is reported and
     skipped, the others are stored. A bounded number of queries whatever the batch size:
-    known uuids, households (locked for the ledger), writable grids (one per distinct day),
-    the households' counted checks, the inserts and the rollup's queued changes."""
+    households (locked for the ledger), writable grids (one per distinct day), the
+    households' counted checks, and one statement for the checks, their revisions and the
+    rollup's queued changes.
+
+    On PostgreSQL the first attempt takes every uuid for new, as nearly all are, and the
+    insert skips any it finds stored (ON CONFLICT DO NOTHING). Only when it skipped one, or
+    an item has errors (a resent check is answered as stored before it is judged), does it
+    start again with a lookup of the known uuids: then a known uuid answers "exists"."""
+    look_up_known = connection.vendor != "postgresql"
     for attempt in range(RACE_RETRIES):
         try:
             with transaction.atomic():
-                return _submit_batch(user, items)
-        except IntegrityError:
-            # Another request stored one of these uuids between our lookup and our insert:
-            # start again, and this time it is a known uuid.
+                return _submit_batch(user, items, look_up_known=look_up_known)
+        except (_KnownUuidsNeeded, IntegrityError):
+            # Errors to report, a uuid stored before, or one that another request stored
+            # between our lookup and our insert: start again, looking the uuids up.
             if attempt == RACE_RETRIES - 1:
                 raise
+            look_up_known = True
     raise AssertionError("unreachable")
 
 
-def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
+class _KnownUuidsNeeded(Exception):
+    """Raised in an attempt that skipped the lookup of known uuids, to start again with it."""
+
+
+def _submit_batch(
+    user, items: Sequence[CheckInput], *, look_up_known: bool = True
+) -> list[BatchItemResult]:
     # Read the clock and the time zone once: per item they cost more than the database.
     now = timezone.now()
     zone = timezone.get_current_timezone()
     today = now.astimezone(zone).date()
     results: list[BatchItemResult | None] = [None] * len(items)
 
-    known = {
-        uuid: (pk, worker_id)
-        for uuid, pk, worker_id in Check.objects.filter(
-            uuid__any_of={item.uuid for item in items}
-        ).values_list("uuid", "pk", "worker_id")
-    }
+    known = (
+        {
+            uuid: (pk, worker_id)
+            for uuid, pk, worker_id in Check.objects.filter(
+                uuid__any_of={item.uuid for item in items}
+            ).values_list("uuid", "pk", "worker_id")
+        }
+        if look_up_known
+        else {}
+    )
     # Locked for the rollup's ledger (screening.ledger), in one order against deadlocks.
     # No join for the grids' paths: the permission query below reads them, for far fewer
     # grids than households.
@@ -366,10 +386,13 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
         )
         created_at.append(index)
 
+    if not look_up_known and any(r is not None and r.status == BatchStatus.ERROR for r in results):
+        raise _KnownUuidsNeeded
     if rows:
         prepare_created(rows, households_locked=True)
         ids = _insert_created(user, rows, now)
-        record_created(rows)
+        if len(ids) < len(rows):  # the insert skipped a stored uuid
+            raise _KnownUuidsNeeded
         for index, row in zip(created_at, rows, strict=True):
             results[index] = BatchItemResult(
                 index,
@@ -391,7 +414,8 @@ def _submit_batch(user, items: Sequence[CheckInput]) -> list[BatchItemResult]:
 
 
 def _insert_created(user, rows: list[dict], now) -> dict[uuid_module.UUID, int]:
-    """Insert new checks with their creation revisions; returns {uuid: id}."""
+    """Insert new checks with their creation revisions and queue their changes for the
+    rollup (screening.ledger); returns {uuid: id} of the checks inserted."""
     if connection.vendor == "postgresql":
         return _insert_created_postgresql(user, rows, now)
     checks = Check.objects.bulk_create(Check(**row) for row in rows)
@@ -408,15 +432,17 @@ def _insert_created(user, rows: list[dict], now) -> dict[uuid_module.UUID, int]:
         )
         for check in checks
     )
+    record_created(rows)
     return {check.uuid: check.pk for check in checks}
 
 
 def _insert_created_postgresql(user, rows: list[dict], now) -> dict[uuid_module.UUID, int]:
     """The same as the portable path, in one statement: the checks go in as one array per
-    column (unnest), and their revisions are built by the database from the inserted rows
-    (jsonb_build_object over SNAPSHOT_FIELDS). Building 1,000 model instances, their JSON
-    and Django's 22,000 placeholders cost more than the database's work; this keeps the
-    batch API above 5,000 checks a second (docs/performance.md)."""
+    column (unnest), their revisions are built by the database from the inserted rows
+    (jsonb_build_object over SNAPSHOT_FIELDS), and so are their queued changes
+    (ledger.record_created_sql). Building 1,000 model instances, their JSON and Django's
+    22,000 placeholders cost more than the database's work (docs/performance.md). A uuid
+    stored already is skipped, not an error: the caller sees it missing from the answer."""
     fields = [f for f in Check._meta.concrete_fields if not f.primary_key]
     arrays = [array_literal([row[f.attname] for row in rows]) for f in fields]
     qn = connection.ops.quote_name
@@ -434,16 +460,19 @@ def _insert_created_postgresql(user, rows: list[dict], now) -> dict[uuid_module.
     sql = f"""
         WITH created AS (
             INSERT INTO {check_table} ({columns}) SELECT * FROM unnest({unnest})
+            ON CONFLICT ({qn(Check._meta.get_field("uuid").column)}) DO NOTHING
             RETURNING *
         ), revisions AS (
             INSERT INTO {qn(revision.db_table)} ({revision_columns})
             SELECT id, %s, %s, NULL, jsonb_build_object({snapshot_sql}), %s FROM created
-        )
+        ), queued AS ({record_created_sql("created")})
         SELECT uuid, id FROM created
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [*arrays, CheckRevision.Action.CREATE, user.pk, now])
-        return {uuid_module.UUID(str(uuid)): pk for uuid, pk in cursor.fetchall()}
+        ids = {uuid_module.UUID(str(uuid)): pk for uuid, pk in cursor.fetchall()}
+    after_queueing()
+    return ids
 
 
 def _unknown_household(code: str) -> Problem:

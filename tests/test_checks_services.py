@@ -240,6 +240,43 @@ def test_batch_reports_each_item_and_stores_the_good_ones(homes, worker):
     assert CheckRevision.objects.filter(action="create").count() == 3
 
 
+def test_a_resent_check_in_a_clean_batch_is_answered_as_stored(homes, worker, tree):
+    """No item has errors, so on PostgreSQL the first attempt looks no uuid up: its insert
+    finds the known one, and it starts again. Either way the known check is answered as
+    stored, nothing is stored twice, and only the new checks are queued for the rollup."""
+    known = uuid.uuid4()
+    stored, _ = check_submit(user=worker, household=homes["a"], uuid=known, counts=COUNTS)
+    RollupDelta.objects.all().delete()
+    items = [
+        CheckInput(uuid=uuid.uuid4(), household_code="HH-A", counts={"persons_present": 1}),
+        CheckInput(uuid=known, household_code="HH-A", counts={"persons_present": 9}),
+        CheckInput(uuid=uuid.uuid4(), household_code="HH-B", counts={"persons_present": 2}),
+        CheckInput(uuid=uuid.uuid4(), household_code="HH-A"),  # a second, empty check
+    ]
+    results = check_submit_batch(user=worker, items=items)
+    assert [r.status for r in results] == ["created", "exists", "created", "created"]
+    assert results[1].check_id == stored.pk
+    assert Check.objects.get(uuid=known).persons_present == COUNTS["persons_present"]
+    assert Check.objects.count() == 4
+    assert CheckRevision.objects.filter(action="create").count() == 4
+    # One queued row for h11: HH-A was counted already, HH-B is new.
+    (delta,) = RollupDelta.objects.all()
+    assert (delta.grid_id, delta.persons_present, delta.households_checked) == (tree.h11.pk, 3, 1)
+    # Resent with a household that no longer matches: still the stored check.
+    (result,) = check_submit_batch(user=worker, items=[CheckInput(uuid=known, household_code="X")])
+    assert (result.status, result.check_id) == ("exists", stored.pk)
+
+
+def test_a_batch_that_changes_no_number_queues_nothing(homes, worker):
+    check_submit(user=worker, household=homes["a"], uuid=uuid.uuid4(), counts=COUNTS)
+    RollupDelta.objects.all().delete()
+    results = check_submit_batch(
+        user=worker, items=[CheckInput(uuid=uuid.uuid4(), household_code="HH-A")]
+    )
+    assert results[0].status == "created"
+    assert not RollupDelta.objects.exists()
+
+
 # --- Corrections -----------------------------------------------------------------------------
 
 
