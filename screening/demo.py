@@ -14,7 +14,7 @@ has today's figures, yesterday's and a 14-day trend as soon as the demo is loade
   dashboard's 未报告 list has entries. `gridworker`'s own hamlet is 40 % done today, so
   /work/ shows households still to check.
 
-Rows are written in bulk with their creation (and void) revisions; then, in the same
+Rows are written in bulk, a voided check with its void revision; then, in the same
 transaction, rollup.full_recompute rebuilds the 14 days from them. The
 checks have deterministic ids (uuid5 of household code and date) and every draw comes from
 a random stream seeded by leaf and date, so a second run on the same day writes nothing.
@@ -262,8 +262,8 @@ def seed_checks(
 
 
 def write_checks(checks: list[dict], now: datetime.datetime) -> list[dict]:
-    """Insert the checks whose uuid is not stored yet, with their revisions (creation, and
-    the void of a voided one)."""
+    """Insert the checks whose uuid is not stored yet, and the void revision of a voided one
+    (a check's row is its own creation record)."""
     uuids = [c["uuid"] for c in checks]
     known: set[uuid.UUID] = set()
     for start in range(0, len(uuids), CHUNK):
@@ -276,7 +276,7 @@ def write_checks(checks: list[dict], now: datetime.datetime) -> list[dict]:
     ledger.prepare_created(new)  # which check counts each household (its counts_household)
     insert_rows(Check, new)
     ids: dict[uuid.UUID, int] = {}
-    new_uuids = [c["uuid"] for c in new]
+    new_uuids = [c["uuid"] for c in new if c["voided_at"] is not None]
     for start in range(0, len(new_uuids), CHUNK):
         ids.update(
             Check.objects.filter(uuid__in=new_uuids[start : start + CHUNK]).values_list(
@@ -285,22 +285,26 @@ def write_checks(checks: list[dict], now: datetime.datetime) -> list[dict]:
         )
     revisions = []
     for row in new:
-        after = {name: row[name] for name in SNAPSHOT_FIELDS} | {
+        if row["voided_at"] is None:
+            continue
+        before = {name: row[name] for name in SNAPSHOT_FIELDS} | {
             "voided_at": None,
             "void_reason": "",
         }
-        base = {"check_record_id": ids[row["uuid"]], "actor_id": row["worker_id"], "at": now}
+        after = before | {
+            "voided_at": row["voided_at"].isoformat(),
+            "void_reason": row["void_reason"],
+        }
         revisions.append(
-            base | {"action": CheckRevision.Action.CREATE, "before": None, "after": after}
-        )
-        if row["voided_at"] is not None:
-            voided = after | {
-                "voided_at": row["voided_at"].isoformat(),
-                "void_reason": row["void_reason"],
+            {
+                "check_record_id": ids[row["uuid"]],
+                "actor_id": row["worker_id"],
+                "at": now,
+                "action": CheckRevision.Action.VOID,
+                "before": before,
+                "after": after,
             }
-            revisions.append(
-                base | {"action": CheckRevision.Action.VOID, "before": after, "after": voided}
-            )
+        )
     insert_rows(CheckRevision, revisions)
     return new
 

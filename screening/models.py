@@ -94,8 +94,11 @@ class Check(models.Model):
 
 
 class CheckRevision(models.Model):
-    """The audit of a check: its creation, each same-day correction and a void. Nothing about
-    a check is changed without a revision recording what it was."""
+    """The audit of a check: each same-day correction and a void. Nothing about a check is
+    changed without a revision recording what it was, so a check's row is its own creation
+    record: its worker, its created_at, and its first values, which are the first revision's
+    `before` once it has one (ADR 0010). Revisions with action "create" were written until
+    2026-11; no new ones are."""
 
     class Action(models.TextChoices):
         CREATE = "create", _("created")

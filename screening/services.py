@@ -1,6 +1,7 @@
 """Writes of checks and zero reports. Every submission, correction, void and zero report
-goes through here: each is atomic, writes its audit (CheckRevision) and calls
-screening.ledger in the same transaction, so the rollup can never miss it.
+goes through here: each is atomic, calls screening.ledger in the same transaction, so
+the rollup can never miss it, and each correction or void writes its audit (CheckRevision;
+a check's own row records its creation).
 
 Rules (docs/adr/0010-offline-check-queue.md):
 - A check is written only for a household in worker_grids(user) on the day it was made.
@@ -250,8 +251,8 @@ def check_submit_batch(*, user, items: Sequence[CheckInput]) -> list[BatchItemRe
     """Store many checks at once; one result per item, in order. A bad item is reported and
     skipped, the others are stored. A bounded number of queries whatever the batch size:
     households (locked for the ledger), writable grids (one per distinct day), the
-    households' counted checks, and one statement for the checks, their revisions and the
-    rollup's queued changes.
+    households' counted checks, and one statement for the checks and the rollup's queued
+    changes.
 
     On PostgreSQL the first attempt takes every uuid for new, as nearly all are, and the
     insert skips any it finds stored (ON CONFLICT DO NOTHING). Only when it skipped one, or
@@ -390,7 +391,7 @@ def _submit_batch(
         raise _KnownUuidsNeeded
     if rows:
         prepare_created(rows, households_locked=True)
-        ids = _insert_created(user, rows, now)
+        ids = _insert_created(rows)
         if len(ids) < len(rows):  # the insert skipped a stored uuid
             raise _KnownUuidsNeeded
         for index, row in zip(created_at, rows, strict=True):
@@ -413,63 +414,40 @@ def _submit_batch(
     return results
 
 
-def _insert_created(user, rows: list[dict], now) -> dict[uuid_module.UUID, int]:
-    """Insert new checks with their creation revisions and queue their changes for the
-    rollup (screening.ledger); returns {uuid: id} of the checks inserted."""
+def _insert_created(rows: list[dict]) -> dict[uuid_module.UUID, int]:
+    """Insert new checks and queue their changes for the rollup (screening.ledger); returns
+    {uuid: id} of the checks inserted. A check's row is its own creation record (who, when,
+    what: ADR 0010), so its creation writes no revision."""
     if connection.vendor == "postgresql":
-        return _insert_created_postgresql(user, rows, now)
+        return _insert_created_postgresql(rows)
     checks = Check.objects.bulk_create(Check(**row) for row in rows)
     for row, check in zip(rows, checks, strict=True):  # auto_now(_add) set their own time
         row["created_at"], row["updated_at"] = check.created_at, check.updated_at
-    CheckRevision.objects.bulk_create(
-        CheckRevision(
-            check_record=check,
-            action=CheckRevision.Action.CREATE,
-            actor=user,
-            before=None,
-            after=snapshot(check),
-            at=now,
-        )
-        for check in checks
-    )
     record_created(rows)
     return {check.uuid: check.pk for check in checks}
 
 
-def _insert_created_postgresql(user, rows: list[dict], now) -> dict[uuid_module.UUID, int]:
+def _insert_created_postgresql(rows: list[dict]) -> dict[uuid_module.UUID, int]:
     """The same as the portable path, in one statement: the checks go in as one array per
-    column (unnest), their revisions are built by the database from the inserted rows
-    (jsonb_build_object over SNAPSHOT_FIELDS), and so are their queued changes
-    (ledger.record_created_sql). Building 1,000 model instances, their JSON and Django's
-    22,000 placeholders cost more than the database's work (docs/performance.md). A uuid
-    stored already is skipped, not an error: the caller sees it missing from the answer."""
+    column (unnest), and their queued changes are summed by the database from the inserted
+    rows (ledger.record_created_sql). Building 1,000 model instances and Django's 22,000
+    placeholders cost more than the database's work (docs/performance.md). A uuid stored
+    already is skipped, not an error: the caller sees it missing from the answer."""
     fields = [f for f in Check._meta.concrete_fields if not f.primary_key]
     arrays = [array_literal([row[f.attname] for row in rows]) for f in fields]
     qn = connection.ops.quote_name
-    check_table = qn(Check._meta.db_table)
-    revision = CheckRevision._meta
     columns = ", ".join(qn(f.column) for f in fields)
     unnest = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-    snapshot_sql = ", ".join(
-        f"'{name}', {qn(Check._meta.get_field(name).column)}" for name in SNAPSHOT_FIELDS
-    )
-    revision_columns = ", ".join(
-        qn(revision.get_field(name).column)
-        for name in ("check_record", "action", "actor", "before", "after", "at")
-    )
     sql = f"""
         WITH created AS (
-            INSERT INTO {check_table} ({columns}) SELECT * FROM unnest({unnest})
+            INSERT INTO {qn(Check._meta.db_table)} ({columns}) SELECT * FROM unnest({unnest})
             ON CONFLICT ({qn(Check._meta.get_field("uuid").column)}) DO NOTHING
             RETURNING *
-        ), revisions AS (
-            INSERT INTO {qn(revision.db_table)} ({revision_columns})
-            SELECT id, %s, %s, NULL, jsonb_build_object({snapshot_sql}), %s FROM created
         ), queued AS ({record_created_sql("created")})
         SELECT uuid, id FROM created
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*arrays, CheckRevision.Action.CREATE, user.pk, now])
+        cursor.execute(sql, arrays)
         ids = {uuid_module.UUID(str(uuid)): pk for uuid, pk in cursor.fetchall()}
     after_queueing()
     return ids

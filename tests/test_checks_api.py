@@ -116,11 +116,11 @@ def test_not_assigned_users_write_nothing(homes, api_client_for, county_commande
 
 def test_one_check_query_count(client, homes, django_assert_num_queries):
     # token+user, savepoint, households (locked for the ledger), writable grids, the
-    # households' counted checks, release; on PostgreSQL one statement inserts the check,
-    # its revision and its queued change, and the insert finds a known uuid itself; on
-    # SQLite the known uuids are looked up first, and the three inserts are separate. The
-    # answer is built from what was written, not read back.
-    with django_assert_num_queries(7 if connection.vendor == "postgresql" else 10):
+    # households' counted checks, release; on PostgreSQL one statement inserts the check and
+    # its queued change, and the insert finds a known uuid itself; on SQLite the known uuids
+    # are looked up first, and the two inserts are separate. No revision: the row is its own
+    # creation record. The answer is built from what was written, not read back.
+    with django_assert_num_queries(7 if connection.vendor == "postgresql" else 9):
         assert client.post(CHECKS, body(), format="json").status_code == 201
 
 
@@ -176,7 +176,7 @@ def test_same_uuid_posted_concurrently_is_stored_once(transactional_db, monkeypa
     assert sorted(answers) == [200, 201]
     assert len(attempts) == 3  # the race was real: the loser's insert skipped it and it retried
     assert Check.objects.filter(uuid=data["uuid"]).count() == 1
-    assert CheckRevision.objects.count() == 1
+    assert not CheckRevision.objects.exists()
 
 
 # --- Batches ---------------------------------------------------------------------------------
@@ -238,23 +238,23 @@ def test_batch_of_1000_runs_a_bounded_number_of_queries(client, tree):
     _batch_queries(client, 10, codes, captured)
     _batch_queries(client, 1000, codes, captured)
     assert Check.objects.count() == 1010
-    assert CheckRevision.objects.count() == 1010
+    assert not CheckRevision.objects.exists()
     # token+user, savepoint, households, writable grids, the households' counted checks,
-    # release; on PostgreSQL one statement for the checks, their revisions and their queued
-    # changes; elsewhere the known uuids first, then three inserts.
+    # release; on PostgreSQL one statement for the checks and their queued changes;
+    # elsewhere the known uuids first, then two inserts.
     if connection.vendor == "postgresql":
         assert captured == {10: 7, 1000: 7}
     else:
-        fixed = 10
+        fixed = 9
 
-        # SQLite binds at most 999 parameters a statement, so Django splits the two bulk
-        # inserts into chunks; the rest stays constant.
+        # SQLite binds at most 999 parameters a statement, so Django splits the bulk insert
+        # of the checks into chunks; the rest stays constant.
         def chunks(model, n):
             fields = [f for f in model._meta.concrete_fields if not f.primary_key]
             size = connection.ops.bulk_batch_size(fields, [None] * n)
             return -(-n // size)
 
-        extra = chunks(Check, 1000) - 1 + chunks(CheckRevision, 1000) - 1
+        extra = chunks(Check, 1000) - 1
         assert captured == {10: fixed, 1000: fixed + extra}
 
 
