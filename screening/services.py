@@ -13,6 +13,7 @@ Rules (docs/adr/0010-offline-check-queue.md):
 """
 
 import datetime
+import functools
 import uuid as uuid_module
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -433,8 +434,21 @@ def _insert_created_postgresql(rows: list[dict]) -> dict[uuid_module.UUID, int]:
     rows (ledger.record_created_sql). Building 1,000 model instances and Django's 22,000
     placeholders cost more than the database's work (docs/performance.md). A uuid stored
     already is skipped, not an error: the caller sees it missing from the answer."""
+    fields, sql = _insert_statement()
+    arrays = [array_literal([row[name] for row in rows]) for name in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        ids = {uuid_module.UUID(str(uuid)): pk for uuid, pk in cursor.fetchall()}
+    after_queueing()
+    return ids
+
+
+@functools.cache
+def _insert_statement() -> tuple[list[str], str]:
+    """The fields (attnames) and the text of the PostgreSQL insert, built once: the model's
+    fields do not change while the process runs, and building it cost a single check's POST
+    a twentieth of its time."""
     fields = [f for f in Check._meta.concrete_fields if not f.primary_key]
-    arrays = [array_literal([row[f.attname] for row in rows]) for f in fields]
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in fields)
     unnest = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
@@ -446,11 +460,7 @@ def _insert_created_postgresql(rows: list[dict]) -> dict[uuid_module.UUID, int]:
         ), queued AS ({record_created_sql("created")})
         SELECT uuid, id FROM created
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, arrays)
-        ids = {uuid_module.UUID(str(uuid)): pk for uuid, pk in cursor.fetchall()}
-    after_queueing()
-    return ids
+    return [f.attname for f in fields], sql
 
 
 def _unknown_household(code: str) -> Problem:
