@@ -145,6 +145,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=30),
     },
 }
+#: PostgreSQL's parallel workers for the full recompute's aggregation of a day's checks
+#: (max_parallel_workers_per_gather). One by default: on the 2-core bench server, two
+#: workers (three processes) were slower, and the rollup shares the database with the API.
+#: Raise it on a larger database server (docs/adr/0009-rollup.md).
+ROLLUP_PARALLEL_WORKERS = int(os.environ.get("ROLLUP_PARALLEL_WORKERS", "1"))
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

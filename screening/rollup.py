@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, Sum, Value, When
 from django.utils import timezone
@@ -220,16 +221,24 @@ def _check_sums(day: datetime.date) -> list[tuple]:
     # Read the day's rows through a bitmap of the (checked_on, grid) index, each page once in
     # physical order. Left alone, the planner either scans every day's checks (14 times the
     # pages) or walks the index in grid order, fetching the heap a row at a time (checks
-    # arrive in no grid order); both measured 2 to 6 times slower on the bench.
+    # arrive in no grid order); both measured 2 to 6 times slower on the bench. Without JIT:
+    # compiling the sums took each process 30-45 ms, and gained nothing. With the parallel
+    # workers of settings.ROLLUP_PARALLEL_WORKERS (ADR 0009).
+    options = {
+        "enable_seqscan": "off",
+        "enable_indexscan": "off",
+        "jit": "off",
+        "max_parallel_workers_per_gather": int(settings.ROLLUP_PARALLEL_WORKERS),
+    }
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_indexscan = off")
+        for name, value in options.items():
+            cursor.execute(f"SET LOCAL {name} = {value}")
     try:
         return _rows(query)
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_seqscan = on")
-            cursor.execute("SET LOCAL enable_indexscan = on")
+            for name in options:
+                cursor.execute(f"RESET {name}")
 
 
 def _zero_reported(day: datetime.date, grid_ids: list[int] | None = None) -> set[int]:
