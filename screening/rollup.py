@@ -221,13 +221,11 @@ def _check_sums(day: datetime.date) -> list[tuple]:
     # Read the day's rows through a bitmap of the (checked_on, grid) index, each page once in
     # physical order. Left alone, the planner either scans every day's checks (14 times the
     # pages) or walks the index in grid order, fetching the heap a row at a time (checks
-    # arrive in no grid order); both measured 2 to 6 times slower on the bench. Without JIT:
-    # compiling the sums took each process 30-45 ms, and gained nothing. With the parallel
-    # workers of settings.ROLLUP_PARALLEL_WORKERS (ADR 0009).
+    # arrive in no grid order); both measured 2 to 6 times slower on the bench. With the
+    # parallel workers of settings.ROLLUP_PARALLEL_WORKERS (ADR 0009).
     options = {
         "enable_seqscan": "off",
         "enable_indexscan": "off",
-        "jit": "off",
         "max_parallel_workers_per_gather": int(settings.ROLLUP_PARALLEL_WORKERS),
     }
     with connection.cursor() as cursor:
