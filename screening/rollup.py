@@ -282,15 +282,26 @@ class _TreeReads:
     stored: list[tuple]
 
 
+def _households_per_grid() -> list[tuple]:
+    """(grid id, households) of every grid with households. On PostgreSQL the database
+    keeps them in grids_household_count (migration grids.0003): counting a million
+    households took the full recompute a quarter of its own work."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT grid_id, households FROM grids_household_count")
+            return cursor.fetchall()
+    return _rows(
+        Household.objects.order_by()
+        .values("grid_id")
+        .annotate(n=Count("*"))
+        .values_list("grid_id", "n")
+    )
+
+
 def _tree_reads(day: datetime.date) -> _TreeReads:
     return _TreeReads(
         nodes=_rows(GridNode.objects.order_by("id").values_list("id", "parent_id", "depth")),
-        households=_rows(
-            Household.objects.order_by()
-            .values("grid_id")
-            .annotate(n=Count("*"))
-            .values_list("grid_id", "n")
-        ),
+        households=_households_per_grid(),
         stored=_rows(DailyStat.objects.filter(day=day).order_by().values_list("node_id", *FIELDS)),
     )
 
