@@ -341,6 +341,15 @@ def test_a_worker_reads_their_own_checks(history, api_client_for, tree):
     assert client.get(CHECKS).json()["count"] == 1
 
 
+def test_list_is_newest_first_across_days(history, api_client_for, county_commander):
+    results = api_client_for(county_commander).get(CHECKS).json()["results"]
+    moments = [datetime.datetime.fromisoformat(r["checked_at"]) for r in results]
+    assert len(moments) == 4 and moments == sorted(moments, reverse=True)
+    assert [r["checked_on"] for r in results] == sorted(
+        (r["checked_on"] for r in results), reverse=True
+    )
+
+
 def test_list_query_count_does_not_grow(
     history, api_client_for, county_commander, django_assert_num_queries
 ):
